@@ -1,0 +1,51 @@
+/*
+** batch.h -- the engine's view of a write batch.
+**
+** A batch is kept in its log encoding (FORMAT.md, "Write batch"):
+**
+**     seq u64 | count u32 | count x op
+**     op = kind u8 | varint nKey | key | (kind==value) varint nVal | val
+**
+** so that a commit writes the batch's bytes to the log unchanged.  The
+** sequence field is filled in by the commit leader; operation i of the
+** batch gets sequence seq+i.
+*/
+#ifndef LSM_BATCH_H
+#define LSM_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lsm.h"
+#include "memtable.h"
+
+#define LSM_BATCH_HEADER 12
+
+void lsmBatchSetSeq(lsm_batch *pBatch, uint64_t seq);
+const uint8_t *lsmBatchData(const lsm_batch *pBatch, size_t *pnData);
+/* Append the operations of pSrc to pDst (group commit). */
+int lsmBatchAppend(lsm_batch *pDst, const lsm_batch *pSrc);
+
+/*
+** Call xOp for each operation of the encoded batch p[0..n-1], in order.
+** LSM_CORRUPT if the encoding is malformed (the count disagrees with the
+** operations, a length runs past the end); a non-zero return from xOp
+** stops the walk and is returned.
+*/
+typedef int (*LsmBatchOp)(void *pArg, uint64_t seq, int kind,
+                          const uint8_t *pKey, size_t nKey,
+                          const uint8_t *pVal, size_t nVal);
+int lsmBatchForEach(const uint8_t *p, size_t n, LsmBatchOp xOp, void *pArg);
+
+/* Sequence and count fields of an encoded batch (REQUIRES n>=12). */
+uint64_t lsmBatchDataSeq(const uint8_t *p);
+uint32_t lsmBatchDataCount(const uint8_t *p);
+
+/* Insert every operation of the encoded batch into pMem.  LSM_OK,
+** LSM_NOMEM or LSM_CORRUPT. */
+int lsmBatchInsert(const uint8_t *p, size_t n, LsmMemtable *pMem);
+
+/* The index of an indexed batch (NULL if not indexed). */
+LsmMemtable *lsmBatchIndex(const lsm_batch *pBatch);
+
+#endif /* LSM_BATCH_H */

@@ -1,0 +1,1058 @@
+/*
+** db.c -- the database handle: open and recovery, the write path with
+** group commit, point reads, snapshots, iterators and the background
+** thread that flushes frozen memtables.
+**
+** Write path.  Writers queue on db->pWriterHead.  The writer at the head
+** is the leader: it makes room (freezing a full memtable, waiting when
+** too many are frozen), gathers the batches of the writers queued behind
+** it into one group, gives the group consecutive sequence numbers,
+** appends it to the log as one record with the mutex released, syncs the
+** log once for the whole group (sync mode full), inserts into the
+** memtable, and only then publishes the new last sequence and wakes the
+** writers of its group.  Readers never see a sequence above
+** db->iLastSeq, so a half-inserted group is invisible.
+**
+** Memtables.  db->pMem takes writes; when it passes memtable_size it is
+** frozen onto db->aImm (oldest first) together with the number of the
+** log holding its writes, and a new log is started.  The background
+** thread writes the oldest frozen memtable to a level-0 table, records it
+** in the manifest with the number of the oldest log still needed, and
+** only then removes the frozen memtable and deletes its log.
+**
+** Recovery.  Open reads CURRENT and the manifest (version.c), replays
+** every log at or after the manifest's log number into a memtable, writes
+** what it recovered to level 0, starts a new log and writes a new
+** manifest.  A log is synced before a newer one starts, so only the
+** newest log can end in a torn tail (dropped: it was never acknowledged
+** as durable); damage in an older log is corruption.  Batches committed
+** under sync mode full are logged as LSM_REC_BATCH_SYNC, so damage
+** followed by one of them is corruption too (wal.h).
+**
+** Locking.  db->mutex guards the writer queue, the memtable list, the
+** version swap, snapshots and the error state.  It is never held across
+** file I/O.  The background error state (bgRc) is sticky: once a log
+** write, flush or manifest write fails, every later write returns it,
+** reads keep working, and reopening recovers.
+*/
+#include "lsm.h"
+#include "batch.h"
+#include "cache.h"
+#include "dbiter.h"
+#include "env.h"
+#include "ikey.h"
+#include "iter.h"
+#include "memtable.h"
+#include "table.h"
+#include "util.h"
+#include "version.h"
+#include "wal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_IMM          16          /* cap on lsm_options.max_immutables */
+#define GROUP_MAX_BYTES  (1<<20)     /* a commit group stops growing here */
+#define ERRMSG_SIZE      512
+
+typedef struct Writer Writer;
+struct Writer {
+  const lsm_batch *pBatch;
+  int bDone;
+  int rc;
+  char zErr[ERRMSG_SIZE];          /* message if rc is an error */
+  pthread_cond_t cond;
+  Writer *pNext;
+};
+
+typedef struct ImmMem {
+  LsmMemtable *pMem;
+  uint64_t iLog;                   /* log file holding its writes */
+} ImmMem;
+
+struct lsm_snapshot {
+  uint64_t seq;
+  lsm_snapshot *pPrev, *pNext;
+};
+
+struct lsm_db {
+  char *zDir;
+  lsm_options opts;
+  lsm_env *pEnv;
+  lsm_file *pLock;
+
+  pthread_mutex_t mutex;
+  pthread_cond_t bgCond;           /* wakes the background thread */
+  pthread_cond_t roomCond;         /* a flush finished; writers retry */
+
+  Writer *pWriterHead, *pWriterTail;
+  lsm_batch *pGroup;               /* leader's scratch for grouping */
+
+  LsmMemtable *pMem;
+  uint64_t iMemLog;
+  ImmMem aImm[MAX_IMM];
+  int nImm;
+  LsmWalWriter *pLog;
+  uint64_t iLastSeq;               /* last published sequence */
+
+  LsmVersionSet *pVs;
+  LsmCache *pBlockCache;
+  LsmTableCache *pTableCache;
+  LsmReadStats stats;
+
+  lsm_snapshot snapList;           /* sentinel of a circular list */
+
+  pthread_t bgThread;
+  int bBgStarted;
+  int bShutdown;
+  int bBgBusy;                     /* a flush is in progress */
+  int bgRc;                        /* sticky background/log error */
+  char zBgErr[ERRMSG_SIZE];
+
+  pthread_mutex_t errMutex;
+  char zErrMsg[ERRMSG_SIZE];
+};
+
+/**************************************************************************
+** Options and messages.
+*/
+
+void lsm_options_init(lsm_options *p){
+  memset(p, 0, sizeof(*p));
+  p->create_if_missing = 1;
+  p->sync_mode = LSM_SYNC_FULL;
+  p->memtable_size = 4<<20;
+  p->max_immutables = 2;
+  p->block_size = 4096;
+  p->restart_interval = 16;
+  p->cache_size = 8<<20;
+  p->max_open_tables = 500;
+  p->bloom_bits = 10;
+  p->compression = LSM_COMPRESSION_LZ4;
+  p->level1_size = 64<<20;
+  p->table_size = 4<<20;
+  p->l0_trigger = 4;
+  p->l0_slowdown = 8;
+  p->l0_stop = 12;
+}
+
+static int checkOptions(const lsm_options *p){
+  if( p->sync_mode<LSM_SYNC_OFF || p->sync_mode>LSM_SYNC_FULL ){
+    return lsmErr(LSM_INVALID, "sync_mode %d is not off, normal or full",
+                  p->sync_mode);
+  }
+  if( p->memtable_size<1024 ){
+    return lsmErr(LSM_INVALID, "memtable_size %zu is below 1024", p->memtable_size);
+  }
+  if( p->max_immutables<1 || p->max_immutables>MAX_IMM ){
+    return lsmErr(LSM_INVALID, "max_immutables %d is not in 1..%d",
+                  p->max_immutables, MAX_IMM);
+  }
+  if( p->block_size<256 || p->block_size>(64<<20) ){
+    return lsmErr(LSM_INVALID, "block_size %zu is not in 256..64M", p->block_size);
+  }
+  if( p->restart_interval<1 ){
+    return lsmErr(LSM_INVALID, "restart_interval %d is below 1", p->restart_interval);
+  }
+  if( p->bloom_bits<0 || p->bloom_bits>64 ){
+    return lsmErr(LSM_INVALID, "bloom_bits %d is not in 0..64", p->bloom_bits);
+  }
+  if( p->compression!=LSM_COMPRESSION_NONE && p->compression!=LSM_COMPRESSION_LZ4 ){
+    return lsmErr(LSM_INVALID, "unknown compression %d", p->compression);
+  }
+  if( p->max_open_tables<10 ){
+    return lsmErr(LSM_INVALID, "max_open_tables %d is below 10", p->max_open_tables);
+  }
+  if( p->l0_trigger<1 || p->l0_slowdown<p->l0_trigger || p->l0_stop<p->l0_slowdown ){
+    return lsmErr(LSM_INVALID, "need 1 <= l0_trigger (%d) <= l0_slowdown (%d) "
+                  "<= l0_stop (%d)", p->l0_trigger, p->l0_slowdown, p->l0_stop);
+  }
+  if( p->table_size<1024 || p->level1_size<p->table_size ){
+    return lsmErr(LSM_INVALID, "need 1024 <= table_size <= level1_size");
+  }
+  return LSM_OK;
+}
+
+/* Copy this thread's message into the handle for lsm_errmsg(). */
+static int dbResult(lsm_db *db, int rc){
+  if( db && rc!=LSM_OK && rc!=LSM_NOTFOUND ){
+    pthread_mutex_lock(&db->errMutex);
+    snprintf(db->zErrMsg, sizeof(db->zErrMsg), "%s",
+             lsmErrMsg()[0] ? lsmErrMsg() : lsm_errstr(rc));
+    pthread_mutex_unlock(&db->errMutex);
+  }
+  return rc;
+}
+
+const char *lsm_errmsg(lsm_db *db){
+  if( db==0 ) return lsm_errstr(LSM_NOMEM);
+  return db->zErrMsg[0] ? db->zErrMsg : lsm_errstr(LSM_OK);
+}
+
+/* Enter the sticky error state (mutex held). */
+static void setBgError(lsm_db *db, int rc){
+  if( db->bgRc==LSM_OK ){
+    db->bgRc = rc;
+    snprintf(db->zBgErr, sizeof(db->zBgErr), "%s",
+             lsmErrMsg()[0] ? lsmErrMsg() : lsm_errstr(rc));
+  }
+  pthread_cond_broadcast(&db->roomCond);
+}
+
+static int bgErrorResult(lsm_db *db){
+  return lsmErr(db->bgRc, "database is in an error state after: %s", db->zBgErr);
+}
+
+/**************************************************************************
+** Tables from memtables.
+*/
+
+static void tableOptions(const lsm_db *db, LsmTableOptions *p){
+  p->block_size = db->opts.block_size;
+  p->restart_interval = db->opts.restart_interval;
+  p->bloom_bits = db->opts.bloom_bits;
+  p->compression = db->opts.compression;
+}
+
+/*
+** Write every entry of pMem to a new level-0 table and add it to pEdit.
+** An empty memtable writes nothing.  On failure the partial file is
+** removed.
+*/
+static int writeLevel0(lsm_db *db, LsmMemtable *pMem, LsmVersionEdit *pEdit){
+  LsmTableOptions topts;
+  LsmTableBuilder *pBuilder = 0;
+  LsmTableProps props;
+  LsmIter *pIter = 0;
+  uint64_t iFile;
+  char *zPath;
+  int rc;
+
+  if( lsmMemtableCount(pMem)==0 ) return LSM_OK;
+  memset(&props, 0, sizeof(props));
+  tableOptions(db, &topts);
+  iFile = lsmVersionSetNewFile(db->pVs);
+  zPath = lsmTableFileName(db->zDir, iFile);
+  if( zPath==0 ) return LSM_NOMEM;
+  rc = lsmMemtableIterNew(pMem, &pIter);
+  if( rc==LSM_OK ) rc = lsmTableBuilderNew(db->pEnv, zPath, &topts, &pBuilder);
+  if( rc==LSM_OK ) rc = lsmIterFirst(pIter);
+  while( rc==LSM_OK && lsmIterValid(pIter) ){
+    const uint8_t *pK, *pV;
+    size_t nK, nV;
+    lsmIterKey(pIter, &pK, &nK);
+    lsmIterValue(pIter, &pV, &nV);
+    rc = lsmTableBuilderAdd(pBuilder, pK, nK, pV, nV);
+    if( rc==LSM_OK ) rc = lsmIterNext(pIter);
+  }
+  lsmIterClose(pIter);
+  if( rc==LSM_OK ){
+    rc = lsmTableBuilderFinish(pBuilder, &props);
+    pBuilder = 0;
+  }
+  if( rc==LSM_OK ) rc = db->pEnv->xSyncDir(db->pEnv, db->zDir);
+  if( rc==LSM_OK ) rc = lsmEditAddFile(pEdit, 0, iFile, &props);
+  if( pBuilder ) lsmTableBuilderAbandon(pBuilder);
+  if( rc!=LSM_OK ) db->pEnv->xRemove(db->pEnv, zPath);
+  lsmTablePropsClear(&props);
+  lsmFree(zPath);
+  return rc;
+}
+
+static void removeLog(lsm_db *db, uint64_t iLog){
+  char *zPath = lsmLogFileName(db->zDir, iLog);
+  if( zPath ) db->pEnv->xRemove(db->pEnv, zPath);
+  lsmFree(zPath);
+}
+
+/*
+** Flush the oldest frozen memtable (mutex held on entry and exit,
+** released during I/O).
+*/
+static int flushOldest(lsm_db *db){
+  LsmMemtable *pMem = db->aImm[0].pMem;
+  uint64_t iLog = db->aImm[0].iLog;
+  uint64_t iNextLog = db->nImm>1 ? db->aImm[1].iLog : db->iMemLog;
+  uint64_t iLastSeq = db->iLastSeq;
+  LsmVersionEdit edit;
+  int rc;
+
+  db->bBgBusy = 1;
+  pthread_mutex_unlock(&db->mutex);
+  lsmErrClear();
+  lsmEditInit(&edit);
+  rc = writeLevel0(db, pMem, &edit);
+  if( rc==LSM_OK ){
+    edit.bLogNumber = 1;
+    edit.iLogNumber = iNextLog;
+    edit.bLastSeq = 1;
+    edit.iLastSeq = iLastSeq;
+    rc = lsmVersionSetApply(db->pVs, &edit);
+  }
+  lsmEditClear(&edit);
+  if( rc==LSM_OK ) removeLog(db, iLog);
+  pthread_mutex_lock(&db->mutex);
+  db->bBgBusy = 0;
+  if( rc==LSM_OK ){
+    db->nImm--;
+    memmove(&db->aImm[0], &db->aImm[1], sizeof(ImmMem)*(size_t)db->nImm);
+    lsmMemtableUnref(pMem);
+  }else{
+    setBgError(db, rc);
+  }
+  pthread_cond_broadcast(&db->roomCond);
+  return rc;
+}
+
+static void *bgMain(void *pArg){
+  lsm_db *db = (lsm_db*)pArg;
+  pthread_mutex_lock(&db->mutex);
+  for(;;){
+    if( db->bgRc==LSM_OK && db->nImm>0 ){
+      flushOldest(db);
+      continue;
+    }
+    if( db->bShutdown ) break;
+    pthread_cond_wait(&db->bgCond, &db->mutex);
+  }
+  pthread_mutex_unlock(&db->mutex);
+  return 0;
+}
+
+/**************************************************************************
+** The write path.
+*/
+
+/* Start a new log and freeze the memtable (leader, mutex held; released
+** during file operations, which only the leader performs). */
+static int switchMemtable(lsm_db *db){
+  LsmMemtable *pNew = 0;
+  LsmWalWriter *pNewLog = 0;
+  LsmWalWriter *pOldLog = db->pLog;
+  uint64_t iNew = lsmVersionSetNewFile(db->pVs);
+  char *zPath = lsmLogFileName(db->zDir, iNew);
+  int rc;
+
+  pthread_mutex_unlock(&db->mutex);
+  rc = zPath ? lsmMemtableNew(&pNew) : LSM_NOMEM;
+  /* The old log must be durable before it can be followed by another:
+  ** recovery takes damage in any log but the newest as corruption. */
+  if( rc==LSM_OK ){
+    rc = lsmWalWriterSync(pOldLog);
+  }
+  if( rc==LSM_OK ) rc = lsmWalWriterOpen(db->pEnv, zPath, 1, &pNewLog);
+  if( rc==LSM_OK ) rc = db->pEnv->xSyncDir(db->pEnv, db->zDir);
+  pthread_mutex_lock(&db->mutex);
+  if( rc==LSM_OK ){
+    db->aImm[db->nImm].pMem = db->pMem;
+    db->aImm[db->nImm].iLog = db->iMemLog;
+    db->nImm++;
+    db->pMem = pNew;
+    db->iMemLog = iNew;
+    db->pLog = pNewLog;
+    pthread_cond_signal(&db->bgCond);
+    pthread_mutex_unlock(&db->mutex);
+    lsmWalWriterClose(pOldLog);
+    pthread_mutex_lock(&db->mutex);
+  }else{
+    if( pNew ) lsmMemtableUnref(pNew);
+    if( pNewLog ){
+      lsmWalWriterClose(pNewLog);
+      db->pEnv->xRemove(db->pEnv, zPath);
+    }
+  }
+  lsmFree(zPath);
+  return rc;
+}
+
+static int levelZeroCount(lsm_db *db){
+  return db->pVs->pCurrent->anFile[0];
+}
+
+/*
+** Make sure the memtable has room (leader, mutex held).  With bForce,
+** freeze the memtable even if it is not full (lsm_flush).
+*/
+static int makeRoom(lsm_db *db, int bForce){
+  int bDelayed = 0;
+  for(;;){
+    if( db->bgRc ) return bgErrorResult(db);
+    if( !bForce && !bDelayed && levelZeroCount(db)>=db->opts.l0_slowdown ){
+      /* Many level-0 tables: slow this writer a little so that
+      ** compaction keeps up, rather than stopping it later. */
+      pthread_mutex_unlock(&db->mutex);
+      db->pEnv->xSleep(db->pEnv, 1000);
+      pthread_mutex_lock(&db->mutex);
+      bDelayed = 1;
+      continue;
+    }
+    if( !bForce && lsmMemtableBytes(db->pMem)<db->opts.memtable_size ){
+      return LSM_OK;
+    }
+    if( bForce && lsmMemtableCount(db->pMem)==0 ) return LSM_OK;
+    if( db->nImm>=db->opts.max_immutables
+     || levelZeroCount(db)>=db->opts.l0_stop ){
+      pthread_cond_wait(&db->roomCond, &db->mutex);
+      continue;
+    }
+    {
+      int rc = switchMemtable(db);
+      if( rc!=LSM_OK ){
+        setBgError(db, rc);
+        return rc;
+      }
+    }
+    bForce = 0;
+  }
+}
+
+/* Queue w and wait until it is done or at the head (mutex held). */
+static void queueWriter(lsm_db *db, Writer *w){
+  w->pNext = 0;
+  if( db->pWriterTail ) db->pWriterTail->pNext = w;
+  else db->pWriterHead = w;
+  db->pWriterTail = w;
+  while( !w->bDone && db->pWriterHead!=w ){
+    pthread_cond_wait(&w->cond, &db->mutex);
+  }
+}
+
+/* Complete writers from the head through pLast with rc; wake the next
+** leader (mutex held). */
+static void finishWriters(lsm_db *db, Writer *pLast, int rc){
+  for(;;){
+    Writer *w = db->pWriterHead;
+    db->pWriterHead = w->pNext;
+    if( db->pWriterHead==0 ) db->pWriterTail = 0;
+    w->rc = rc;
+    if( rc!=LSM_OK ) snprintf(w->zErr, sizeof(w->zErr), "%s", lsmErrMsg());
+    w->bDone = 1;
+    pthread_cond_signal(&w->cond);
+    if( w==pLast ) break;
+  }
+  if( db->pWriterHead ) pthread_cond_signal(&db->pWriterHead->cond);
+}
+
+/*
+** Gather the batches queued behind the leader into db->pGroup (mutex
+** held).  Returns the batch to write and sets *ppLast to the last writer
+** included.
+*/
+static const lsm_batch *buildGroup(lsm_db *db, Writer **ppLast, int *pRc){
+  Writer *w = db->pWriterHead;
+  size_t nMax = GROUP_MAX_BYTES;
+  *ppLast = w;
+  if( w->pNext==0 ) return w->pBatch;
+  /* A small leader should not wait behind a huge group. */
+  if( lsm_batch_size(w->pBatch) <= (128<<10) ){
+    nMax = lsm_batch_size(w->pBatch) + (128<<10);
+  }
+  lsm_batch_clear(db->pGroup);
+  *pRc = lsmBatchAppend(db->pGroup, w->pBatch);
+  while( *pRc==LSM_OK && w->pNext
+      && lsm_batch_size(db->pGroup) + lsm_batch_size(w->pNext->pBatch)<=nMax ){
+    w = w->pNext;
+    *pRc = lsmBatchAppend(db->pGroup, w->pBatch);
+    *ppLast = w;
+  }
+  return db->pGroup;
+}
+
+int lsm_write(lsm_db *db, const lsm_batch *pBatch){
+  Writer w;
+  Writer *pLast = 0;
+  int rc = LSM_OK;
+
+  lsmErrClear();
+  if( db->opts.read_only ){
+    return dbResult(db, lsmErr(LSM_READONLY, "%s is open read-only", db->zDir));
+  }
+  if( lsm_batch_count(pBatch)==0 ) return LSM_OK;
+  memset(&w, 0, sizeof(w));
+  w.pBatch = pBatch;
+  pthread_cond_init(&w.cond, 0);
+
+  pthread_mutex_lock(&db->mutex);
+  queueWriter(db, &w);
+  if( !w.bDone ){
+    lsm_batch *pWrite;
+    LsmMemtable *pMem;
+    uint64_t seq;
+    size_t nData;
+    const uint8_t *aData;
+
+    rc = makeRoom(db, 0);
+    pLast = &w;
+    pWrite = rc==LSM_OK ? (lsm_batch*)buildGroup(db, &pLast, &rc) : 0;
+    if( rc==LSM_OK ){
+      seq = db->iLastSeq + 1;
+      lsmBatchSetSeq(pWrite, seq);
+      aData = lsmBatchData(pWrite, &nData);
+      pMem = db->pMem;
+      pthread_mutex_unlock(&db->mutex);
+
+      rc = lsmWalWriterAppend(db->pLog, db->opts.sync_mode==LSM_SYNC_FULL ?
+                              LSM_REC_BATCH_SYNC : LSM_REC_BATCH, aData, nData);
+      if( rc==LSM_OK && db->opts.sync_mode==LSM_SYNC_FULL ){
+        rc = lsmWalWriterSync(db->pLog);
+      }
+      if( rc==LSM_OK ) rc = lsmBatchInsert(aData, nData, pMem);
+
+      pthread_mutex_lock(&db->mutex);
+      if( rc==LSM_OK ){
+        __atomic_store_n(&db->iLastSeq, seq + lsm_batch_count(pWrite) - 1,
+                         __ATOMIC_RELEASE);
+      }else{
+        /* The log or memtable may now hold part of this group: refuse
+        ** further writes until reopened (recovery sorts it out). */
+        setBgError(db, rc);
+      }
+    }
+    finishWriters(db, pLast, rc);
+  }else{
+    rc = w.rc;
+    if( rc!=LSM_OK ) lsmErr(rc, "%s", w.zErr);
+  }
+  pthread_mutex_unlock(&db->mutex);
+  pthread_cond_destroy(&w.cond);
+  return dbResult(db, rc);
+}
+
+static int writeOne(lsm_db *db, int kind, const void *pKey, size_t nKey,
+                    const void *pVal, size_t nVal){
+  lsm_batch *pBatch = 0;
+  int rc;
+  lsmErrClear();
+  rc = lsm_batch_new(&pBatch);
+  if( rc==LSM_OK ){
+    rc = kind==LSM_KIND_VALUE ? lsm_batch_put(pBatch, pKey, nKey, pVal, nVal)
+                              : lsm_batch_delete(pBatch, pKey, nKey);
+  }
+  if( rc==LSM_OK ) rc = lsm_write(db, pBatch);
+  lsm_batch_free(pBatch);
+  return dbResult(db, rc);
+}
+
+int lsm_put(lsm_db *db, const void *pKey, size_t nKey,
+            const void *pVal, size_t nVal){
+  return writeOne(db, LSM_KIND_VALUE, pKey, nKey, pVal, nVal);
+}
+
+int lsm_delete(lsm_db *db, const void *pKey, size_t nKey){
+  return writeOne(db, LSM_KIND_DELETE, pKey, nKey, 0, 0);
+}
+
+int lsm_flush(lsm_db *db){
+  Writer w;
+  int rc;
+  lsmErrClear();
+  if( db->opts.read_only ) return LSM_OK;
+  memset(&w, 0, sizeof(w));
+  pthread_cond_init(&w.cond, 0);
+  pthread_mutex_lock(&db->mutex);
+  /* Freeze as a writer would, so no commit is in flight meanwhile. */
+  queueWriter(db, &w);
+  rc = makeRoom(db, 1);
+  finishWriters(db, &w, rc);
+  while( rc==LSM_OK && db->nImm>0 ){
+    if( db->bgRc ){
+      rc = bgErrorResult(db);
+      break;
+    }
+    pthread_cond_wait(&db->roomCond, &db->mutex);
+  }
+  pthread_mutex_unlock(&db->mutex);
+  pthread_cond_destroy(&w.cond);
+  return dbResult(db, rc);
+}
+
+/**************************************************************************
+** Reads.
+*/
+
+/* What a reader pins: the memtables and the version, and the sequence
+** they are consistent with. */
+typedef struct ReadState {
+  LsmMemtable *pMem;
+  LsmMemtable *apImm[MAX_IMM];
+  int nImm;
+  LsmVersion *v;
+  uint64_t seq;
+} ReadState;
+
+static void readStateGet(lsm_db *db, const lsm_snapshot *pSnap, ReadState *p){
+  int i;
+  pthread_mutex_lock(&db->mutex);
+  p->pMem = db->pMem;
+  lsmMemtableRef(p->pMem);
+  p->nImm = db->nImm;
+  for(i=0; i<db->nImm; i++){
+    p->apImm[i] = db->aImm[i].pMem;
+    lsmMemtableRef(p->apImm[i]);
+  }
+  p->v = lsmVersionCurrent(db->pVs);
+  p->seq = pSnap ? pSnap->seq : db->iLastSeq;
+  pthread_mutex_unlock(&db->mutex);
+}
+
+static void readStateRelease(ReadState *p){
+  int i;
+  lsmMemtableUnref(p->pMem);
+  for(i=0; i<p->nImm; i++) lsmMemtableUnref(p->apImm[i]);
+  lsmVersionUnref(p->v);
+}
+
+int lsm_get(lsm_db *db, const lsm_snapshot *pSnap, const void *pKey,
+            size_t nKey, void **ppVal, size_t *pnVal){
+  ReadState rs;
+  const uint8_t *pV = 0;
+  size_t nV = 0;
+  int bDeleted = 0;
+  LsmBuf val = {0, 0, 0};
+  int i, rc;
+
+  lsmErrClear();
+  *ppVal = 0;
+  *pnVal = 0;
+  readStateGet(db, pSnap, &rs);
+  rc = lsmMemtableGet(rs.pMem, pKey, nKey, rs.seq, &pV, &nV, &bDeleted);
+  for(i=rs.nImm-1; rc==LSM_NOTFOUND && i>=0; i--){
+    rc = lsmMemtableGet(rs.apImm[i], pKey, nKey, rs.seq, &pV, &nV, &bDeleted);
+  }
+  if( rc==LSM_OK ){
+    if( !bDeleted ) rc = lsmBufSet(&val, pV, nV);
+  }else if( rc==LSM_NOTFOUND ){
+    rc = lsmVersionGet(rs.v, pKey, nKey, rs.seq, &val, &bDeleted);
+  }
+  if( rc==LSM_OK && bDeleted ) rc = LSM_NOTFOUND;
+  if( rc==LSM_OK ){
+    /* The caller frees with lsm_free: hand over the buffer, never NULL. */
+    if( val.p==0 ) rc = lsmBufReserve(&val, 1);
+    if( rc==LSM_OK ){
+      *ppVal = val.p;
+      *pnVal = val.n;
+      val.p = 0;
+    }
+  }
+  lsmBufFree(&val);
+  readStateRelease(&rs);
+  return dbResult(db, rc);
+}
+
+static void releaseVersion(void *pArg){
+  lsmVersionUnref((LsmVersion*)pArg);
+}
+
+int lsm_iter_new_batch(lsm_db *db, const lsm_snapshot *pSnap,
+                       const lsm_batch *pBatch,
+                       const void *pLo, size_t nLo,
+                       const void *pHi, size_t nHi, lsm_iter **ppIter){
+  ReadState rs;
+  LsmIter **apChild = 0;
+  int nChild = 0;
+  LsmIter *pMerge = 0;
+  int i, rc = LSM_OK;
+
+  lsmErrClear();
+  *ppIter = 0;
+  if( pBatch && lsmBatchIndex(pBatch)==0 ){
+    return dbResult(db, lsmErr(LSM_INVALID,
+          "lsm_iter_new_batch needs a batch created by lsm_batch_new_indexed"));
+  }
+  readStateGet(db, pSnap, &rs);
+  apChild = lsmMalloc(sizeof(LsmIter*)*(size_t)(rs.nImm + 2));
+  if( apChild==0 ) rc = LSM_NOMEM;
+  if( rc==LSM_OK && pBatch ){
+    rc = lsmMemtableIterNew(lsmBatchIndex(pBatch), &apChild[nChild]);
+    if( rc==LSM_OK ) nChild++;
+  }
+  if( rc==LSM_OK ){
+    rc = lsmMemtableIterNew(rs.pMem, &apChild[nChild]);
+    if( rc==LSM_OK ) nChild++;
+  }
+  for(i=rs.nImm-1; rc==LSM_OK && i>=0; i--){
+    rc = lsmMemtableIterNew(rs.apImm[i], &apChild[nChild]);
+    if( rc==LSM_OK ) nChild++;
+  }
+  if( rc==LSM_OK ){
+    rc = lsmVersionIters(rs.v, pLo, nLo, pHi, nHi, 1, &apChild, &nChild);
+  }
+  if( rc==LSM_OK ){
+    rc = lsmMergeIterNew(apChild, nChild, &pMerge);
+  }else{
+    for(i=0; i<nChild; i++) lsmIterClose(apChild[i]);
+  }
+  lsmFree(apChild);
+  /* The iterators hold the memtables; the version stays pinned until
+  ** the lsm_iter is freed. */
+  lsmMemtableUnref(rs.pMem);
+  for(i=0; i<rs.nImm; i++) lsmMemtableUnref(rs.apImm[i]);
+  if( rc==LSM_OK ){
+    rc = lsmDbIterNew(pMerge, rs.seq, pLo, nLo, pHi, nHi,
+                      releaseVersion, rs.v, ppIter);
+  }else{
+    lsmVersionUnref(rs.v);
+  }
+  return dbResult(db, rc);
+}
+
+int lsm_iter_new(lsm_db *db, const lsm_snapshot *pSnap,
+                 const void *pLo, size_t nLo, const void *pHi, size_t nHi,
+                 lsm_iter **ppIter){
+  return lsm_iter_new_batch(db, pSnap, 0, pLo, nLo, pHi, nHi, ppIter);
+}
+
+/**************************************************************************
+** Snapshots.
+*/
+
+int lsm_snapshot_new(lsm_db *db, lsm_snapshot **ppSnap){
+  lsm_snapshot *p = lsmMallocZero(sizeof(*p));
+  *ppSnap = 0;
+  if( p==0 ) return dbResult(db, lsmErr(LSM_NOMEM, "snapshot"));
+  pthread_mutex_lock(&db->mutex);
+  p->seq = db->iLastSeq;
+  p->pNext = db->snapList.pNext;
+  p->pPrev = &db->snapList;
+  p->pNext->pPrev = p;
+  db->snapList.pNext = p;
+  pthread_mutex_unlock(&db->mutex);
+  *ppSnap = p;
+  return LSM_OK;
+}
+
+void lsm_snapshot_free(lsm_db *db, lsm_snapshot *p){
+  if( p ){
+    pthread_mutex_lock(&db->mutex);
+    p->pPrev->pNext = p->pNext;
+    p->pNext->pPrev = p->pPrev;
+    pthread_mutex_unlock(&db->mutex);
+    lsmFree(p);
+  }
+}
+
+uint64_t lsm_snapshot_seq(const lsm_snapshot *p){ return p->seq; }
+
+uint64_t lsm_last_seq(lsm_db *db){
+  return __atomic_load_n(&db->iLastSeq, __ATOMIC_ACQUIRE);
+}
+
+/**************************************************************************
+** Open, recovery and close.
+*/
+
+typedef struct DirScan {
+  uint64_t *aLog;            /* log file numbers found */
+  int nLog;
+  uint64_t iMaxFile;         /* largest number of any engine file */
+  int rc;
+} DirScan;
+
+/* Parse "NNNNNN.ext"; return the number or 0 if zName is not such. */
+static uint64_t fileNumber(const char *zName, const char *zExt){
+  uint64_t v = 0;
+  const char *z = zName;
+  size_t nExt = strlen(zExt);
+  if( *z<'0' || *z>'9' ) return 0;
+  while( *z>='0' && *z<='9' ){
+    if( v > (UINT64_MAX-9)/10 ) return 0;
+    v = v*10 + (uint64_t)(*z - '0');
+    z++;
+  }
+  return (strlen(z)==nExt && memcmp(z, zExt, nExt)==0) ? v : 0;
+}
+
+static int scanEntry(void *pArg, const char *zName){
+  DirScan *p = (DirScan*)pArg;
+  uint64_t iLog = fileNumber(zName, ".log");
+  uint64_t iSst = fileNumber(zName, ".sst");
+  uint64_t iMan = 0;
+  if( strncmp(zName, "MANIFEST-", 9)==0 ) iMan = fileNumber(zName+9, "");
+  if( iLog ){
+    uint64_t *aNew = lsmRealloc(p->aLog, sizeof(uint64_t)*(size_t)(p->nLog+1));
+    if( aNew==0 ) return (p->rc = LSM_NOMEM);
+    aNew[p->nLog++] = iLog;
+    p->aLog = aNew;
+  }
+  if( iLog>p->iMaxFile ) p->iMaxFile = iLog;
+  if( iSst>p->iMaxFile ) p->iMaxFile = iSst;
+  if( iMan>p->iMaxFile ) p->iMaxFile = iMan;
+  return LSM_OK;
+}
+
+static int cmpU64(const void *a, const void *b){
+  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
+  return (x>y) - (x<y);
+}
+
+typedef struct ReplayCtx {
+  lsm_db *db;
+  LsmMemtable *pMem;
+  LsmVersionEdit *pEdit;
+  uint64_t iMaxSeq;
+} ReplayCtx;
+
+/*
+** Replay log iLog into p->pMem, writing level-0 tables whenever the
+** memtable fills.  A torn tail is dropped in the newest log (bNewest) and
+** is corruption in any other.
+*/
+static int replayLog(ReplayCtx *p, uint64_t iLog, int bNewest){
+  lsm_db *db = p->db;
+  char *zPath = lsmLogFileName(db->zDir, iLog);
+  LsmWalReader *pReader = 0;
+  int rc = zPath ? lsmWalReaderOpen(db->pEnv, zPath, &pReader) : LSM_NOMEM;
+  if( rc==LSM_OK ) lsmWalReaderDurableTypes(pReader, 1u<<LSM_REC_BATCH_SYNC);
+  while( rc==LSM_OK ){
+    int type;
+    const uint8_t *aPayload;
+    size_t nPayload;
+    rc = lsmWalReaderNext(pReader, &type, &aPayload, &nPayload);
+    if( rc!=LSM_OK ) break;
+    if( (type!=LSM_REC_BATCH && type!=LSM_REC_BATCH_SYNC)
+     || nPayload<LSM_BATCH_HEADER ){
+      rc = lsmErr(LSM_CORRUPT, "%s: unexpected record (type %d, %zu bytes)",
+                  zPath, type, nPayload);
+      break;
+    }
+    rc = lsmBatchInsert(aPayload, nPayload, p->pMem);
+    if( rc==LSM_CORRUPT ){
+      char zMsg[256];
+      snprintf(zMsg, sizeof(zMsg), "%s", lsmErrMsg());
+      rc = lsmErr(rc, "%s: %s", zPath, zMsg);
+    }
+    if( rc==LSM_OK ){
+      uint64_t iLast = lsmBatchDataSeq(aPayload) + lsmBatchDataCount(aPayload);
+      if( iLast>0 && iLast-1>p->iMaxSeq ) p->iMaxSeq = iLast-1;
+      if( lsmMemtableBytes(p->pMem)>=db->opts.memtable_size && !db->opts.read_only ){
+        rc = writeLevel0(db, p->pMem, p->pEdit);
+        if( rc==LSM_OK ){
+          lsmMemtableUnref(p->pMem);
+          p->pMem = 0;
+          rc = lsmMemtableNew(&p->pMem);
+        }
+      }
+    }
+  }
+  if( rc==LSM_NOTFOUND ){
+    rc = LSM_OK;
+    if( lsmWalReaderTorn(pReader) ){
+      if( !bNewest ){
+        rc = lsmErr(LSM_CORRUPT, "%s: damaged record at offset %llu in a log "
+                    "that was synced before a newer one began", zPath,
+                    (unsigned long long)lsmWalReaderTailOffset(pReader));
+      }
+    }
+  }
+  lsmWalReaderClose(pReader);
+  lsmFree(zPath);
+  return rc;
+}
+
+/* Remove every file of the directory the engine no longer needs. */
+static int removeObsolete(void *pArg, const char *zName){
+  lsm_db *db = (lsm_db*)pArg;
+  LsmVersion *v = db->pVs->pCurrent;
+  uint64_t iLog = fileNumber(zName, ".log");
+  uint64_t iSst = fileNumber(zName, ".sst");
+  int bRemove = 0;
+  if( iLog ){
+    bRemove = iLog<db->iMemLog;
+  }else if( iSst ){
+    int i, j;
+    bRemove = 1;
+    for(i=0; i<LSM_NUM_LEVELS; i++){
+      for(j=0; j<v->anFile[i]; j++) if( v->aapFile[i][j]->iFile==iSst ) bRemove = 0;
+    }
+  }else if( strncmp(zName, "MANIFEST-", 9)==0 ){
+    bRemove = fileNumber(zName+9, "")!=db->pVs->iManifest;
+  }else{
+    size_t n = strlen(zName);
+    bRemove = n>4 && strcmp(zName+n-4, ".tmp")==0;
+  }
+  if( bRemove ){
+    char *zPath = lsmPathJoin(db->zDir, zName);
+    if( zPath ) db->pEnv->xRemove(db->pEnv, zPath);
+    lsmFree(zPath);
+  }
+  return LSM_OK;
+}
+
+static int recoverDb(lsm_db *db){
+  DirScan scan;
+  ReplayCtx ctx;
+  LsmVersionEdit edit;
+  int rc, i;
+  int bNew = 0;
+
+  memset(&scan, 0, sizeof(scan));
+  memset(&ctx, 0, sizeof(ctx));
+  lsmEditInit(&edit);
+  rc = lsmVersionSetRecover(db->pVs);
+  if( rc==LSM_NOTFOUND ){
+    if( !db->opts.create_if_missing || db->opts.read_only ){
+      rc = lsmErr(LSM_CANTOPEN, "%s: no database here (no CURRENT file)",
+                  db->zDir);
+    }else{
+      bNew = 1;
+      rc = LSM_OK;
+    }
+  }
+  if( rc==LSM_OK ){
+    rc = db->pEnv->xList(db->pEnv, db->zDir, scanEntry, &scan);
+    if( scan.rc ) rc = scan.rc;
+  }
+  if( rc==LSM_OK ){
+    if( scan.iMaxFile>=db->pVs->iNextFile ) db->pVs->iNextFile = scan.iMaxFile+1;
+    qsort(scan.aLog, (size_t)scan.nLog, sizeof(uint64_t), cmpU64);
+    ctx.db = db;
+    ctx.pEdit = &edit;
+    ctx.iMaxSeq = db->pVs->iLastSeq;
+    rc = lsmMemtableNew(&ctx.pMem);
+  }
+  for(i=0; rc==LSM_OK && !bNew && i<scan.nLog; i++){
+    if( scan.aLog[i]<db->pVs->iLogNumber ) continue;
+    rc = replayLog(&ctx, scan.aLog[i], i==scan.nLog-1);
+  }
+  if( rc==LSM_OK ) db->iLastSeq = ctx.iMaxSeq;
+
+  if( rc==LSM_OK && db->opts.read_only ){
+    db->pMem = ctx.pMem;
+    ctx.pMem = 0;
+  }else if( rc==LSM_OK ){
+    uint64_t iLog;
+    char *zLog;
+    rc = writeLevel0(db, ctx.pMem, &edit);
+    iLog = lsmVersionSetNewFile(db->pVs);
+    zLog = lsmLogFileName(db->zDir, iLog);
+    if( rc==LSM_OK && zLog==0 ) rc = LSM_NOMEM;
+    if( rc==LSM_OK ) rc = lsmWalWriterOpen(db->pEnv, zLog, 1, &db->pLog);
+    if( rc==LSM_OK ){
+      db->iMemLog = iLog;
+      edit.bLogNumber = 1;
+      edit.iLogNumber = iLog;
+      edit.bLastSeq = 1;
+      edit.iLastSeq = db->iLastSeq;
+      /* Syncs the directory, which also makes the new log durable. */
+      rc = lsmVersionSetRewrite(db->pVs, &edit);
+    }
+    if( rc==LSM_OK ) rc = lsmMemtableNew(&db->pMem);
+    if( rc==LSM_OK ) db->pEnv->xList(db->pEnv, db->zDir, removeObsolete, db);
+    lsmFree(zLog);
+  }
+  if( ctx.pMem ) lsmMemtableUnref(ctx.pMem);
+  lsmEditClear(&edit);
+  lsmFree(scan.aLog);
+  return rc;
+}
+
+static int syncParentDir(lsm_env *pEnv, const char *zDir){
+  const char *zSlash = strrchr(zDir, '/');
+  char *zParent;
+  int rc;
+  if( zSlash==0 ) return pEnv->xSyncDir(pEnv, ".");
+  if( zSlash==zDir ) return pEnv->xSyncDir(pEnv, "/");
+  zParent = lsmMprintf("%.*s", (int)(zSlash - zDir), zDir);
+  if( zParent==0 ) return LSM_NOMEM;
+  rc = pEnv->xSyncDir(pEnv, zParent);
+  lsmFree(zParent);
+  return rc;
+}
+
+int lsm_open(const char *zDir, const lsm_options *pOpts, lsm_db **ppDb){
+  lsm_db *db;
+  lsm_options defaults;
+  char *zLock = 0;
+  int rc;
+
+  lsmErrClear();
+  *ppDb = 0;
+  if( pOpts==0 ){
+    lsm_options_init(&defaults);
+    pOpts = &defaults;
+  }
+  db = lsmMallocZero(sizeof(*db));
+  if( db==0 ) return LSM_NOMEM;
+  pthread_mutex_init(&db->mutex, 0);
+  pthread_mutex_init(&db->errMutex, 0);
+  pthread_cond_init(&db->bgCond, 0);
+  pthread_cond_init(&db->roomCond, 0);
+  db->snapList.pNext = db->snapList.pPrev = &db->snapList;
+  db->opts = *pOpts;
+  db->pEnv = pOpts->env ? pOpts->env : lsm_env_default();
+  db->opts.env = db->pEnv;
+  *ppDb = db;
+
+  rc = checkOptions(&db->opts);
+  if( rc==LSM_OK ){
+    db->zDir = lsmStrdup(zDir);
+    zLock = lsmPathJoin(zDir, "LOCK");
+    if( db->zDir==0 || zLock==0 ) rc = LSM_NOMEM;
+  }
+  if( rc==LSM_OK && db->opts.create_if_missing && !db->opts.read_only ){
+    rc = db->pEnv->xMkdir(db->pEnv, zDir);
+    /* The directory's own entry must be durable before anything in it
+    ** is acknowledged. */
+    if( rc==LSM_OK ) rc = syncParentDir(db->pEnv, zDir);
+  }
+  if( rc==LSM_OK ){
+    rc = db->pEnv->xLock(db->pEnv, zLock, &db->pLock);
+    if( rc==LSM_BUSY ){
+      rc = lsmErr(LSM_BUSY, "%s is in use by another process or handle", zDir);
+    }else if( rc==LSM_NOTFOUND ){
+      rc = lsmErr(LSM_CANTOPEN, "%s: no such directory", zDir);
+    }
+  }
+  if( rc==LSM_OK ) rc = lsmCacheNew(db->opts.cache_size, &db->pBlockCache);
+  if( rc==LSM_OK ){
+    rc = lsmTableCacheNew(db->pEnv, zDir, db->opts.max_open_tables,
+                          db->pBlockCache, &db->stats, &db->pTableCache);
+  }
+  if( rc==LSM_OK ){
+    rc = lsmVersionSetNew(db->pEnv, zDir, db->pTableCache, &db->mutex, &db->pVs);
+  }
+  if( rc==LSM_OK ) rc = lsm_batch_new(&db->pGroup);
+  if( rc==LSM_OK ) rc = recoverDb(db);
+  if( rc==LSM_OK && !db->opts.read_only ){
+    if( pthread_create(&db->bgThread, 0, bgMain, db)!=0 ){
+      rc = lsmErr(LSM_NOMEM, "cannot start the background thread");
+    }else{
+      db->bBgStarted = 1;
+    }
+  }
+  lsmFree(zLock);
+  return dbResult(db, rc);
+}
+
+int lsm_close(lsm_db *db){
+  int rc = LSM_OK;
+  int i;
+  if( db==0 ) return LSM_OK;
+  if( db->bBgStarted ){
+    pthread_mutex_lock(&db->mutex);
+    db->bShutdown = 1;
+    pthread_cond_signal(&db->bgCond);
+    pthread_mutex_unlock(&db->mutex);
+    pthread_join(db->bgThread, 0);
+  }
+  if( db->pLog && db->opts.sync_mode!=LSM_SYNC_OFF && db->bgRc==LSM_OK ){
+    rc = lsmWalWriterSync(db->pLog);
+  }
+  lsmWalWriterClose(db->pLog);
+  if( db->pMem ) lsmMemtableUnref(db->pMem);
+  for(i=0; i<db->nImm; i++) lsmMemtableUnref(db->aImm[i].pMem);
+  lsmVersionSetFree(db->pVs);
+  if( db->pTableCache ) lsmTableCacheFree(db->pTableCache);
+  if( db->pBlockCache ) lsmCacheFree(db->pBlockCache);
+  lsm_batch_free(db->pGroup);
+  if( db->pLock ) db->pEnv->xUnlock(db->pLock);
+  pthread_mutex_destroy(&db->mutex);
+  pthread_mutex_destroy(&db->errMutex);
+  pthread_cond_destroy(&db->bgCond);
+  pthread_cond_destroy(&db->roomCond);
+  lsmFree(db->zDir);
+  lsmFree(db);
+  return rc;
+}

@@ -1,0 +1,277 @@
+/*
+** lsm.h -- the one public header of the lsm engine.
+**
+** The engine is an ordered key-value store built as a log-structured
+** merge tree: writes go to a write-ahead log and an in-memory skip list,
+** full memtables are flushed to sorted tables on disk, and background
+** compaction keeps the tables in levels.  Keys and values are arbitrary
+** byte strings; keys are ordered by memcmp (shorter first on a tie).
+**
+** Usage:
+**
+**     lsm_options opts;
+**     lsm_db *db;
+**     lsm_options_init(&opts);
+**     rc = lsm_open("data", &opts, &db);
+**     rc = lsm_put(db, "k", 1, "v", 1);
+**     rc = lsm_get(db, 0, "k", 1, &pVal, &nVal);   ... lsm_free(pVal);
+**     lsm_close(db);
+**
+** Every function returns an LSM_* result code.  The codes have the same
+** numeric values as SQLite's, so a caller embedding the engine in SQLite
+** can pass them through.  After a failure, lsm_errmsg(db) says what failed
+** and where (file name, offset).
+**
+** Ownership: a buffer returned through a "void **ppOut" argument belongs
+** to the caller and is released with lsm_free().  Pointers returned by
+** lsm_iter_key()/lsm_iter_value() belong to the iterator and stay valid
+** until the next call that moves or frees that iterator.  Strings returned
+** by lsm_errmsg() stay valid until the next call on the same handle.
+**
+** Threads: an lsm_db handle may be used from many threads at once.  An
+** lsm_iter or lsm_batch must be used by one thread at a time.
+**
+** Nothing in this header depends on SQLite.
+*/
+#ifndef LSM_H
+#define LSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Result codes (numerically equal to SQLite's). */
+#define LSM_OK          0
+#define LSM_ERROR       1    /* generic error; see lsm_errmsg() */
+#define LSM_BUSY        5    /* directory locked by another handle/process */
+#define LSM_NOMEM       7    /* an allocation failed */
+#define LSM_READONLY    8    /* write to a handle opened read-only */
+#define LSM_IOERR      10    /* the operating system reported an I/O error */
+#define LSM_CORRUPT    11    /* a file failed a checksum or a format check */
+#define LSM_NOTFOUND   12    /* key (or file) not present */
+#define LSM_FULL       13    /* the disk is full */
+#define LSM_CANTOPEN   14    /* a file or directory could not be opened */
+#define LSM_TOOBIG     18    /* key or value exceeds the size limit */
+#define LSM_INVALID    21    /* bad argument or option (SQLITE_MISUSE) */
+
+/* Size limits enforced by every write. */
+#define LSM_MAX_KEY_SIZE    (64*1024*1024)      /* 64 MiB */
+#define LSM_MAX_VALUE_SIZE  (1024*1024*1024)    /* 1 GiB  */
+
+/* Sync modes (lsm_options.sync_mode). */
+#define LSM_SYNC_OFF     0   /* log written by the OS when it likes */
+#define LSM_SYNC_NORMAL  1   /* log written before commit returns; fsync batched */
+#define LSM_SYNC_FULL    2   /* log fsynced before commit returns */
+
+/* Compression codecs (lsm_options.compression). */
+#define LSM_COMPRESSION_NONE  0
+#define LSM_COMPRESSION_LZ4   1
+
+typedef struct lsm_db lsm_db;
+typedef struct lsm_batch lsm_batch;
+typedef struct lsm_snapshot lsm_snapshot;
+typedef struct lsm_iter lsm_iter;
+typedef struct lsm_env lsm_env;
+typedef struct lsm_file lsm_file;
+
+/*
+** The environment: every file-system call the engine makes goes through
+** one of these function pointers, so that tests can inject I/O errors and
+** simulate power loss.  lsm_env_default() returns the POSIX one.
+**
+** Each method returns LSM_OK or an error code: LSM_NOTFOUND when a path
+** does not exist, LSM_FULL for ENOSPC, LSM_BUSY when a lock is held
+** elsewhere, LSM_IOERR for anything else.
+*/
+#define LSM_OPEN_READONLY  0x01   /* open an existing file for reading */
+#define LSM_OPEN_WRITE     0x02   /* open for appending, create if missing */
+#define LSM_OPEN_TRUNCATE  0x04   /* with WRITE: start empty */
+
+struct lsm_env {
+  void *pCtx;                                   /* for the env's own use */
+  int (*xOpen)(lsm_env*, const char *zPath, int flags, lsm_file **ppFile);
+  int (*xRead)(lsm_file*, uint64_t iOff, void *pBuf, size_t nBuf,
+               size_t *pnRead);                 /* short read only at EOF */
+  int (*xAppend)(lsm_file*, const void *pData, size_t nData);
+  int (*xSync)(lsm_file*);                      /* data durable on return */
+  int (*xSize)(lsm_file*, uint64_t *pnSize);
+  int (*xTruncate)(lsm_file*, uint64_t nSize);
+  int (*xClose)(lsm_file*);                     /* always frees the handle */
+  int (*xRename)(lsm_env*, const char *zFrom, const char *zTo);
+  int (*xRemove)(lsm_env*, const char *zPath);
+  int (*xLink)(lsm_env*, const char *zFrom, const char *zTo);  /* hard link */
+  int (*xMkdir)(lsm_env*, const char *zPath);   /* LSM_OK if it exists */
+  int (*xRmdir)(lsm_env*, const char *zPath);
+  int (*xSyncDir)(lsm_env*, const char *zDir);  /* make entries durable */
+  /* Call xEntry once per name in zDir (not "." or "..").  A non-zero
+  ** return from xEntry stops the listing and is returned. */
+  int (*xList)(lsm_env*, const char *zDir,
+               int (*xEntry)(void *pArg, const char *zName), void *pArg);
+  int (*xExists)(lsm_env*, const char *zPath, int *pbExists);
+  /* Take an exclusive advisory lock on zPath (created if missing); held
+  ** until xUnlock.  LSM_BUSY if another process or handle holds it. */
+  int (*xLock)(lsm_env*, const char *zPath, lsm_file **ppLock);
+  int (*xUnlock)(lsm_file *pLock);
+  uint64_t (*xNowMicros)(lsm_env*);
+  void (*xSleep)(lsm_env*, uint64_t nMicros);
+};
+
+/* The POSIX environment.  Static; never freed. */
+lsm_env *lsm_env_default(void);
+
+/*
+** The allocator hook.  Every allocation the engine makes goes through
+** these three functions.  Install before opening any database; pass NULL
+** to restore malloc/realloc/free.  Not thread-safe against open handles.
+*/
+typedef struct lsm_allocator {
+  void *(*xMalloc)(size_t);
+  void *(*xRealloc)(void*, size_t);
+  void (*xFree)(void*);
+} lsm_allocator;
+void lsm_set_allocator(const lsm_allocator *pAlloc);
+
+void *lsm_malloc(size_t n);
+void lsm_free(void *p);          /* release any buffer the engine returned */
+
+/* Options.  Always call lsm_options_init() first, then change fields. */
+typedef struct lsm_options {
+  int create_if_missing;        /* 1: create the directory (default 1) */
+  int read_only;                /* 1: refuse writes, no background work */
+  int sync_mode;                /* LSM_SYNC_* (default FULL) */
+  size_t memtable_size;         /* bytes before a memtable is frozen (4 MiB) */
+  int max_immutables;           /* frozen memtables waiting to flush (2) */
+  size_t block_size;            /* target data-block size (4 KiB) */
+  int restart_interval;         /* keys between restart points (16) */
+  size_t cache_size;            /* block-cache capacity in bytes (8 MiB) */
+  int max_open_tables;          /* table-cache capacity in files (500) */
+  int bloom_bits;               /* bloom bits per key, 0 = none (10) */
+  int compression;              /* LSM_COMPRESSION_* (LZ4) */
+  uint64_t level1_size;         /* byte budget of level 1 (64 MiB) */
+  uint64_t table_size;          /* target table-file size (4 MiB) */
+  int l0_trigger;               /* L0 files that start a compaction (4) */
+  int l0_slowdown;              /* L0 files that slow writers down (8) */
+  int l0_stop;                  /* L0 files that stop writers (12) */
+  uint64_t log_retain_bytes;    /* bytes of old logs kept for lsm_changes (0) */
+  lsm_env *env;                 /* NULL: lsm_env_default() */
+} lsm_options;
+
+void lsm_options_init(lsm_options *pOpts);
+
+/* Human-readable name of a result code ("disk full", ...).  Static. */
+const char *lsm_errstr(int rc);
+
+/*
+** Open (creating if allowed) the database in directory zDir.  On success
+** *ppDb is a new handle.  On failure *ppDb is still set unless the failure
+** was NOMEM, so that lsm_errmsg() can say what went wrong; the caller then
+** closes it.  Returns LSM_BUSY if another handle or process has zDir open.
+*/
+int lsm_open(const char *zDir, const lsm_options *pOpts, lsm_db **ppDb);
+
+/* Wait for background work, release everything.  NULL is a no-op. */
+int lsm_close(lsm_db *db);
+
+/* Message for the last error on db (or "not an error").  Owned by db. */
+const char *lsm_errmsg(lsm_db *db);
+
+/* Single writes, each its own atomic commit under the db's sync mode. */
+int lsm_put(lsm_db *db, const void *pKey, size_t nKey,
+            const void *pVal, size_t nVal);
+int lsm_delete(lsm_db *db, const void *pKey, size_t nKey);
+
+/*
+** Look up pKey as of pSnap (NULL: the latest committed state).  On
+** LSM_OK, *ppVal is a new buffer of *pnVal bytes owned by the caller
+** (free with lsm_free; a zero-length value still gets a buffer).
+** LSM_NOTFOUND if the key is absent or deleted.
+*/
+int lsm_get(lsm_db *db, const lsm_snapshot *pSnap, const void *pKey,
+            size_t nKey, void **ppVal, size_t *pnVal);
+
+/*
+** Write batches: a list of puts and deletes applied atomically by
+** lsm_write().  A batch is owned by its creator and may be reused after
+** lsm_write() or lsm_batch_clear().
+*/
+int lsm_batch_new(lsm_batch **ppBatch);
+void lsm_batch_free(lsm_batch *pBatch);
+int lsm_batch_put(lsm_batch *pBatch, const void *pKey, size_t nKey,
+                  const void *pVal, size_t nVal);
+int lsm_batch_delete(lsm_batch *pBatch, const void *pKey, size_t nKey);
+int lsm_batch_clear(lsm_batch *pBatch);    /* LSM_NOMEM possible if indexed */
+uint32_t lsm_batch_count(const lsm_batch *pBatch);   /* operations */
+size_t lsm_batch_size(const lsm_batch *pBatch);      /* encoded bytes */
+/* A mark is the batch's state now; truncating to it drops every
+** operation added since (used for savepoints). */
+size_t lsm_batch_mark(const lsm_batch *pBatch);
+int lsm_batch_truncate(lsm_batch *pBatch, size_t iMark);  /* LSM_NOMEM possible */
+
+/* Apply pBatch atomically: all of it is visible and durable, or none. */
+int lsm_write(lsm_db *db, const lsm_batch *pBatch);
+
+/*
+** Indexed batches: a batch that also keeps its operations in key order, so
+** that a transaction can read its own uncommitted writes.  lsm_batch_get
+** looks a key up in the batch alone: LSM_OK with *pbDeleted set (and, for
+** a value, *ppVal and *pnVal pointing into the batch, valid until the batch
+** changes), or LSM_NOTFOUND if the batch does not touch the key.
+** lsm_iter_new_batch is lsm_iter_new with pBatch's writes laid over the
+** snapshot (the newest operation on a key wins); the iterator sees the
+** batch as it was when the iterator was created.  Both return LSM_INVALID
+** for a batch that was not created indexed.
+*/
+int lsm_batch_new_indexed(lsm_batch **ppBatch);
+int lsm_batch_get(const lsm_batch *pBatch, const void *pKey, size_t nKey,
+                  const void **ppVal, size_t *pnVal, int *pbDeleted);
+
+/*
+** Snapshots: a consistent read point.  Reads through a snapshot see
+** exactly the commits made before it was taken, however long it lives.
+*/
+int lsm_snapshot_new(lsm_db *db, lsm_snapshot **ppSnap);
+void lsm_snapshot_free(lsm_db *db, lsm_snapshot *pSnap);
+uint64_t lsm_snapshot_seq(const lsm_snapshot *pSnap);
+/* The sequence number of the last committed write. */
+uint64_t lsm_last_seq(lsm_db *db);
+
+/*
+** Iterators.  An iterator reads one snapshot (pSnap, or the state when it
+** was created if NULL) limited to keys k with lo <= k < hi (a NULL bound
+** is no bound).  A new iterator is not positioned: call first, last or a
+** seek.  After a move, lsm_iter_valid() says whether it sits on an entry;
+** when it does not, lsm_iter_status() says whether that is the end (OK)
+** or an error.
+*/
+int lsm_iter_new(lsm_db *db, const lsm_snapshot *pSnap,
+                 const void *pLo, size_t nLo, const void *pHi, size_t nHi,
+                 lsm_iter **ppIter);
+int lsm_iter_new_batch(lsm_db *db, const lsm_snapshot *pSnap,
+                       const lsm_batch *pBatch,
+                       const void *pLo, size_t nLo,
+                       const void *pHi, size_t nHi, lsm_iter **ppIter);
+void lsm_iter_free(lsm_iter *pIter);
+int lsm_iter_first(lsm_iter *pIter);
+int lsm_iter_last(lsm_iter *pIter);
+int lsm_iter_seek(lsm_iter *pIter, const void *pKey, size_t nKey);   /* first >= key */
+int lsm_iter_seek_le(lsm_iter *pIter, const void *pKey, size_t nKey);/* last <= key */
+int lsm_iter_next(lsm_iter *pIter);   /* REQUIRES: valid */
+int lsm_iter_prev(lsm_iter *pIter);   /* REQUIRES: valid */
+int lsm_iter_valid(const lsm_iter *pIter);
+const void *lsm_iter_key(const lsm_iter *pIter, size_t *pnKey);
+const void *lsm_iter_value(const lsm_iter *pIter, size_t *pnVal);
+int lsm_iter_status(const lsm_iter *pIter);
+
+/*
+** Control.  lsm_flush freezes the memtable (if it holds anything) and
+** waits until every frozen memtable is written to a table.
+*/
+int lsm_flush(lsm_db *db);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LSM_H */

@@ -1,0 +1,733 @@
+/*
+** test_vtab.c -- the lsm virtual table through SQLite's C API, the sqlite3
+** shell and Debian's /usr/bin/python3.
+**
+** Each test opens database files in a private directory
+** (/tmp/lsmtest-vtab-PID, the working directory while the tests run)
+** and loads the extension named by LSMVTAB_EXT (default ./lsmvtab.so).
+** Where a behaviour should equal a native table's, the same statements
+** run on a native WITHOUT ROWID table and the rendered rows are compared;
+** test_differential.c does that at scale with random statements.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+/* A sanitizer build of the extension cannot load into the uninstrumented
+** sqlite3 shell and python3: those two tests then skip. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+# define TV_SANITIZED 1
+#else
+# define TV_SANITIZED 0
+#endif
+
+static char tvExt[PATH_MAX];        /* absolute path of the extension */
+static char tvPython[PATH_MAX];     /* absolute path of tests/python_app.py */
+static char tvHome[PATH_MAX];       /* working directory at start */
+static char *tvDir;                 /* the private directory */
+
+/*---------------------------------------------------------------- helpers --*/
+
+/* Open database file zName (in the private directory) with the extension
+** loaded. */
+static sqlite3 *tvOpen(const char *zName){
+  sqlite3 *db = 0;
+  char *zErr = 0;
+  int rc = sqlite3_open(zName, &db);
+  if( rc!=SQLITE_OK ) fprintf(stderr, "open %s: %s\n", zName, sqlite3_errmsg(db));
+  assert_int_equal(rc, SQLITE_OK);
+  sqlite3_enable_load_extension(db, 1);
+  rc = sqlite3_load_extension(db, tvExt, 0, &zErr);
+  if( rc!=SQLITE_OK ) fprintf(stderr, "loading %s: %s\n", tvExt, zErr);
+  assert_int_equal(rc, SQLITE_OK);
+  return db;
+}
+
+static void tvExec(sqlite3 *db, const char *zSql){
+  char *zErr = 0;
+  int rc = sqlite3_exec(db, zSql, 0, 0, &zErr);
+  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, zErr);
+  assert_int_equal(rc, SQLITE_OK);
+}
+
+/* Run zSql expecting it to fail with extended code rc and a message
+** containing zPart. */
+static void tvFails(sqlite3 *db, const char *zSql, int rc, const char *zPart){
+  char *zErr = 0;
+  int rcGot = sqlite3_exec(db, zSql, 0, 0, &zErr);
+  if( rcGot==SQLITE_OK || (rc>=0 && sqlite3_extended_errcode(db)!=rc)
+   || strstr(zErr ? zErr : "", zPart)==0
+  ){
+    fprintf(stderr, "%s\n  -> rc=%d (%d) \"%s\", expected %d \"%s\"\n", zSql,
+            rcGot, sqlite3_extended_errcode(db), zErr ? zErr : "", rc, zPart);
+    fail();
+  }
+  sqlite3_free(zErr);
+}
+
+/*
+** The rows of zSql, each value rendered with its type, one row a line.
+** The caller frees with sqlite3_free.
+*/
+static char *tvRows(sqlite3 *db, const char *zSql){
+  sqlite3_str *pOut = sqlite3_str_new(0);
+  sqlite3_stmt *pStmt = 0;
+  int rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
+  assert_int_equal(rc, SQLITE_OK);
+  while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){
+    int i;
+    for(i=0; i<sqlite3_column_count(pStmt); i++){
+      sqlite3_value *v = sqlite3_column_value(pStmt, i);
+      if( i ) sqlite3_str_appendchar(pOut, 1, '|');
+      switch( sqlite3_value_type(v) ){
+        case SQLITE_FLOAT: {
+          double r = sqlite3_value_double(v);
+          uint64_t u;
+          memcpy(&u, &r, 8);
+          sqlite3_str_appendf(pOut, "r%016llx", (unsigned long long)u);
+          break;
+        }
+        default: {
+          /* quote() tells INTEGER, TEXT, BLOB and NULL apart exactly */
+          sqlite3_stmt *pQ = 0;
+          sqlite3_prepare_v2(db, "SELECT quote(?)", -1, &pQ, 0);
+          sqlite3_bind_value(pQ, 1, v);
+          sqlite3_step(pQ);
+          sqlite3_str_appendall(pOut, (const char*)sqlite3_column_text(pQ, 0));
+          sqlite3_finalize(pQ);
+          break;
+        }
+      }
+    }
+    sqlite3_str_appendchar(pOut, 1, '\n');
+  }
+  if( rc!=SQLITE_DONE ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
+  assert_int_equal(rc, SQLITE_DONE);
+  sqlite3_finalize(pStmt);
+  return sqlite3_str_finish(pOut);
+}
+
+/* Assert that zSql returns exactly zExpect (tvRows format). */
+static void tvExpect(sqlite3 *db, const char *zSql, const char *zExpect){
+  char *z = tvRows(db, zSql);
+  if( strcmp(z ? z : "", zExpect)!=0 ){
+    fprintf(stderr, "%s\n  got:\n%s  expected:\n%s", zSql, z ? z : "", zExpect);
+  }
+  assert_string_equal(z ? z : "", zExpect);
+  sqlite3_free(z);
+}
+
+/* Assert that query zFmt on table L gives what it gives on native N
+** (zFmt names the table with "%s", at most twice). */
+static void tvSame(sqlite3 *db, const char *zFmt){
+  char *zL = sqlite3_mprintf(zFmt, "L", "L");     /* up to two uses */
+  char *zN = sqlite3_mprintf(zFmt, "N", "N");
+  char *zRowsL = tvRows(db, zL);
+  char *zRowsN = tvRows(db, zN);
+  if( strcmp(zRowsL ? zRowsL : "", zRowsN ? zRowsN : "")!=0 ){
+    fprintf(stderr, "%s\n  lsm:\n%s  native:\n%s", zL, zRowsL ? zRowsL : "",
+            zRowsN ? zRowsN : "");
+  }
+  assert_string_equal(zRowsL ? zRowsL : "", zRowsN ? zRowsN : "");
+  sqlite3_free(zL);
+  sqlite3_free(zN);
+  sqlite3_free(zRowsL);
+  sqlite3_free(zRowsN);
+}
+
+/* Run statement zFmt on L and on N: both succeed, or both fail with the
+** same extended code. */
+static void tvBoth(sqlite3 *db, const char *zFmt){
+  int i, aRc[2];
+  char *azMsg[2];
+  for(i=0; i<2; i++){
+    char *zSql = sqlite3_mprintf(zFmt, i ? "N" : "L");
+    char *zErr = 0;
+    aRc[i] = sqlite3_exec(db, zSql, 0, 0, &zErr);
+    if( aRc[i] ) aRc[i] = sqlite3_extended_errcode(db);
+    azMsg[i] = zErr;
+    sqlite3_free(zSql);
+  }
+  if( aRc[0]!=aRc[1] ){
+    fprintf(stderr, "%s: lsm rc=%d %s, native rc=%d %s\n", zFmt, aRc[0],
+            azMsg[0] ? azMsg[0] : "", aRc[1], azMsg[1] ? azMsg[1] : "");
+  }
+  assert_int_equal(aRc[0], aRc[1]);
+  sqlite3_free(azMsg[0]);
+  sqlite3_free(azMsg[1]);
+}
+
+static int tvExists(const char *zPath){
+  struct stat st;
+  return stat(zPath, &st)==0;
+}
+
+static int tvCountFiles(const char *zDir){
+  char *zCmd = sqlite3_mprintf("ls -A '%s' 2>/dev/null | wc -l", zDir);
+  FILE *p = popen(zCmd, "r");
+  int n = -1;
+  assert_non_null(p);
+  assert_int_equal(fscanf(p, "%d", &n), 1);
+  pclose(p);
+  sqlite3_free(zCmd);
+  return n;
+}
+
+/*------------------------------------------------------------------ tests --*/
+
+/* Every type and edge value round-trips exactly, in SQLite's order. */
+static void test_types(void **state){
+  sqlite3 *db = tvOpen("types.db");
+  (void)state;
+  tvExec(db, "CREATE VIRTUAL TABLE L USING lsm(types_data);"
+             "CREATE TABLE N(key PRIMARY KEY, value) WITHOUT ROWID;");
+  tvBoth(db, "INSERT INTO %s VALUES"
+      "(1, 'int'), (2.5, 'real'), ('text', 1.5), (x'00ff', x''), (-0.0, -0.0),"
+      "(9223372036854775807, 9223372036854775807), (-9223372036854775808, NULL),"
+      "(9223372036854775808.0, 1e308), (-1e308, -1e-308), ('', ''), (x'', x'00'),"
+      "('\xc3\xa9', 'caf\xc3\xa9'), (9007199254740993, 9007199254740992.0),"
+      "(0.1, 0.30000000000000004), ('a\x7f', 'z'), (x'ffff', zeroblob(1000))");
+  tvBoth(db, "INSERT INTO %s VALUES(1.0, 'dup')");          /* 1 == 1.0 */
+  tvBoth(db, "INSERT INTO %s VALUES(9223372036854775806.0, 'r')");
+  tvSame(db, "SELECT key, value, typeof(key), typeof(value) FROM %s");
+  tvSame(db, "SELECT key FROM %s ORDER BY key DESC");
+  tvSame(db, "SELECT key FROM %s WHERE key = 9223372036854775807");
+  tvSame(db, "SELECT key FROM %s WHERE key = 9223372036854775808.0");
+  tvSame(db, "SELECT key FROM %s WHERE key > 1 AND key < 'text' ORDER BY key DESC");
+  tvSame(db, "SELECT count(*), min(key), max(key) FROM %s");
+  /* a REAL key that is an integer comes back REAL, -0.0 keeps its sign */
+  tvExec(db, "INSERT INTO L VALUES(3.0, 'three')");
+  tvExpect(db, "SELECT typeof(key) FROM L WHERE key = 3", "'real'\n");
+  tvExpect(db, "SELECT key FROM L WHERE key = 0", "r8000000000000000\n");
+  sqlite3_close(db);
+}
+
+/* Declared column types: affinity as a native table applies it. */
+static void test_affinity(void **state){
+  sqlite3 *db = tvOpen("affinity.db");
+  static const char *azDecl[] = { "INTEGER", "TEXT", "REAL", "NUMERIC", "BLOB" };
+  size_t i;
+  (void)state;
+  for(i=0; i<sizeof(azDecl)/sizeof(azDecl[0]); i++){
+    char *zSql = sqlite3_mprintf(
+        "DROP TABLE IF EXISTS L; DROP TABLE IF EXISTS N;"
+        "CREATE VIRTUAL TABLE L USING lsm(aff_%d, k %s, a INTEGER, b TEXT, c REAL, d);"
+        "CREATE TABLE N(k %s PRIMARY KEY, a INTEGER, b TEXT, c REAL, d) WITHOUT ROWID;",
+        (int)i, azDecl[i], azDecl[i]);
+    tvExec(db, zSql);
+    sqlite3_free(zSql);
+    tvBoth(db, "INSERT INTO %s VALUES('12', '12', 12, '12', '12')");
+    tvBoth(db, "INSERT INTO %s VALUES(' 3.0 ', '3.0', 3.0, 3, 3.0)");
+    tvBoth(db, "INSERT INTO %s VALUES('abc', 'abc', x'01', 'x', 1e20)");
+    tvBoth(db, "INSERT INTO %s VALUES(4.5, '1e3', -0.0, '-0.0', '9223372036854775808')");
+    tvBoth(db, "INSERT INTO %s VALUES(x'3132', 9007199254740993, 1.5, 9007199254740993, NULL)");
+    tvBoth(db, "INSERT INTO %s VALUES(12, 1, 1, 1, 1)");        /* conflicts or not */
+    tvSame(db, "SELECT k, a, b, c, d, typeof(k), typeof(c) FROM %s");
+    tvSame(db, "SELECT k FROM %s WHERE k = '12'");
+    tvSame(db, "SELECT k FROM %s WHERE k = 12");
+    tvSame(db, "SELECT k FROM %s WHERE k >= 3 ORDER BY k");
+    tvSame(db, "SELECT k FROM %s WHERE k IN ('12', 3, 'abc', 4.5)");
+    tvBoth(db, "UPDATE %s SET c = '7' WHERE k = 4.5");
+    tvSame(db, "SELECT k, c, typeof(c) FROM %s");
+  }
+  sqlite3_close(db);
+}
+
+/* CREATE arguments: options, sizes, columns, and the messages of errors. */
+static void test_arguments(void **state){
+  sqlite3 *db = tvOpen("args.db");
+  (void)state;
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm", -1, "usage");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, bogus=1)", -1,
+          "unknown option \"bogus\"");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, sync=sometimes)", -1,
+          "option sync");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, compression=zip)", -1,
+          "option compression");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, cache_size='12X')", -1,
+          "option cache_size");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, bloom_bits=-1)", -1,
+          "option bloom_bits");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, sync=off, SYNC=full)", -1,
+          "given twice");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(sync=off)", -1,
+          "first argument must be the data directory");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, memtable_size=10)", -1,
+          "memtable_size");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k TEXT NOT NULL)", -1,
+          "bad column definition");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k, v PRIMARY KEY)", -1,
+          "bad column definition");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k, K)", -1,
+          "duplicate column name");
+  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k COLLATE NOCASE)", -1,
+          "bad column definition");
+  assert_false(tvExists("d1"));        /* no failed CREATE left a directory */
+
+  tvExec(db, "CREATE VIRTUAL TABLE a USING lsm('dir a', sync=normal, "
+             "memtable_size='64K', block_size=4096, cache_size=1 M, "
+             "bloom_bits=0, compression=none, level1_size='8M', "
+             "table_size='1M', l0_trigger=2, l0_slowdown=4, l0_stop=8, "
+             "max_immutables=3, restart_interval=8, max_open_tables=50, "
+             "\"my key\" TEXT PRIMARY KEY, [amount] DECIMAL(10,2), note)");
+  assert_true(tvExists("dir a"));
+  tvExec(db, "INSERT INTO a VALUES('x', '1.50', 'n')");
+  tvExpect(db, "SELECT \"my key\", amount, typeof(amount), note FROM a",
+           "'x'|r3ff8000000000000|'real'|'n'\n");
+  tvExec(db, "CREATE VIRTUAL TABLE b USING lsm(d2, compression=lz4, sync=full, "
+             "id INTEGER)");
+  tvExec(db, "INSERT INTO b VALUES(1), ('2'), (3.0)");
+  tvExpect(db, "SELECT id, typeof(id) FROM b", "1|'integer'\n2|'integer'\n3|'integer'\n");
+  tvExec(db, "DROP TABLE a; DROP TABLE b");
+  sqlite3_close(db);
+}
+
+/* Data directories resolve beside the database file (the working
+** directory for an in-memory database). */
+static void test_paths(void **state){
+  sqlite3 *db;
+  (void)state;
+  assert_int_equal(mkdir("sub", 0777), 0);
+  db = tvOpen("sub/paths.db");
+  tvExec(db, "CREATE VIRTUAL TABLE rel USING lsm(data, k, v)");
+  assert_true(tvExists("sub/data/CURRENT"));
+  assert_false(tvExists("data"));
+  tvExec(db, "CREATE VIRTUAL TABLE rel2 USING lsm('./data2/.')");
+  assert_true(tvExists("sub/data2/CURRENT"));
+  tvFails(db, "CREATE VIRTUAL TABLE deep USING lsm('missing/deeper')", SQLITE_CANTOPEN,
+          "cannot create directory");
+  sqlite3_close(db);
+  db = tvOpen(":memory:");
+  tvExec(db, "CREATE VIRTUAL TABLE m USING lsm(memdata); INSERT INTO m VALUES(1, 1);");
+  assert_true(tvExists("memdata/CURRENT"));
+  tvExec(db, "DROP TABLE m");
+  assert_false(tvExists("memdata"));
+  sqlite3_close(db);
+}
+
+static void test_path_rules(void **state){
+  sqlite3 *db, *db2;
+  char *zAbs = sqlite3_mprintf("%s/absolute_data", tvDir);
+  char *zSql;
+  (void)state;
+  db = tvOpen("rules.db");
+  zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE ab USING lsm('%q')", zAbs);
+  tvFails(db, zSql, -1, "is an absolute path");
+  tvFails(db, "CREATE VIRTUAL TABLE up USING lsm('../escape')", -1, "contains \"..\"");
+  tvFails(db, "CREATE VIRTUAL TABLE up USING lsm('a/../../escape')", -1, "contains \"..\"");
+  tvFails(db, "CREATE VIRTUAL TABLE dot USING lsm(.)", -1, "own directory");
+  tvFails(db, "CREATE VIRTUAL TABLE dot USING lsm('./.')", -1, "own directory");
+  tvExpect(db, "SELECT lsm_allow_paths(1)", "0\n");
+  tvExpect(db, "SELECT lsm_allow_paths(NULL)", "1\n");
+  tvExec(db, zSql);
+  tvExec(db, "INSERT INTO ab VALUES(1, 2)");
+  assert_true(tvExists(zAbs));
+  /* not from a view or a trigger */
+  tvExec(db, "CREATE VIEW allow AS SELECT lsm_allow_paths(1)");
+  tvExpect(db, "SELECT lsm_allow_paths(0)", "1\n");
+  tvFails(db, "SELECT * FROM allow", -1, "unsafe use");
+  sqlite3_close(db);
+
+  /* the schema names an absolute directory: a new connection refuses it */
+  db2 = tvOpen("rules.db");
+  tvFails(db2, "SELECT * FROM ab", -1, "is an absolute path");
+  tvExpect(db2, "SELECT lsm_allow_paths(1)", "0\n");
+  tvExpect(db2, "SELECT * FROM ab", "1|2\n");
+  tvExec(db2, "DROP TABLE ab");
+  assert_false(tvExists(zAbs));
+  sqlite3_close(db2);
+  sqlite3_free(zSql);
+  sqlite3_free(zAbs);
+}
+
+/* Each conflict clause leaves what a native table leaves. */
+static void test_conflicts(void **state){
+  sqlite3 *db = tvOpen("conflict.db");
+  static const char *azClause[] = { "", "OR ABORT", "OR FAIL", "OR IGNORE",
+                                    "OR REPLACE", "OR ROLLBACK" };
+  size_t i;
+  int bTxn;
+  (void)state;
+  tvExec(db, "CREATE VIRTUAL TABLE L USING lsm(conflict_data);"
+             "CREATE TABLE N(key PRIMARY KEY, value) WITHOUT ROWID;");
+  for(bTxn=0; bTxn<2; bTxn++){
+    for(i=0; i<sizeof(azClause)/sizeof(azClause[0]); i++){
+      char *zSql;
+      tvExec(db, "DELETE FROM L; DELETE FROM N;");
+      tvBoth(db, "INSERT INTO %s VALUES(1, 'a'), (2, 'b'), (3, 'c')");
+      if( bTxn ) tvExec(db, "BEGIN");
+      tvBoth(db, "INSERT INTO %s VALUES(10, 'x')");
+      zSql = sqlite3_mprintf("INSERT %s INTO %%s VALUES(4, 'd'), (2, 'B'), (5, 'e')",
+                             azClause[i]);
+      tvBoth(db, zSql);
+      sqlite3_free(zSql);
+      zSql = sqlite3_mprintf("UPDATE %s %%s SET key = 3 WHERE key = 1", azClause[i]);
+      tvBoth(db, zSql);
+      sqlite3_free(zSql);
+      zSql = sqlite3_mprintf("INSERT %s INTO %%s VALUES(NULL, 'null')", azClause[i]);
+      tvBoth(db, zSql);
+      sqlite3_free(zSql);
+      if( bTxn ) sqlite3_exec(db, "COMMIT", 0, 0, 0);
+      tvSame(db, "SELECT * FROM %s");
+    }
+  }
+  tvFails(db, "INSERT INTO L VALUES(2, 'again')", SQLITE_CONSTRAINT_PRIMARYKEY,
+          "UNIQUE constraint failed: L.key");
+  tvFails(db, "INSERT INTO L VALUES(NULL, 1)", SQLITE_CONSTRAINT_NOTNULL,
+          "NOT NULL constraint failed: L.key");
+  tvFails(db, "UPDATE L SET key = NULL", SQLITE_CONSTRAINT_NOTNULL,
+          "NOT NULL constraint failed: L.key");
+  sqlite3_close(db);
+}
+
+/* The plans: equality and IN are lookups, ORDER BY is consumed both ways,
+** a join looks the lsm table up; results stay right under LIMIT. */
+static void test_plans(void **state){
+  sqlite3 *db = tvOpen("plans.db");
+  int i;
+  char *z;
+  (void)state;
+  tvExec(db, "CREATE VIRTUAL TABLE L USING lsm(plans_data);"
+             "CREATE TABLE N(key PRIMARY KEY, value) WITHOUT ROWID;"
+             "CREATE TABLE small(x);");
+  tvExec(db, "BEGIN");
+  for(i=0; i<300; i++){
+    z = sqlite3_mprintf("INSERT INTO L VALUES(%d, 'v%d'), ('k%03d', %d);"
+                        "INSERT INTO N VALUES(%d, 'v%d'), ('k%03d', %d);",
+                        i, i, i, i, i, i, i, i);
+    tvExec(db, z);
+    sqlite3_free(z);
+  }
+  tvExec(db, "COMMIT; INSERT INTO small VALUES(5), (7), ('k010');");
+
+  z = tvRows(db, "EXPLAIN QUERY PLAN SELECT * FROM L WHERE key = 5");
+  assert_non_null(strstr(z, "INDEX 0:=a"));
+  sqlite3_free(z);
+  z = tvRows(db, "EXPLAIN QUERY PLAN SELECT * FROM L WHERE key > 5 ORDER BY key DESC");
+  assert_null(strstr(z, "ORDER BY"));                 /* no sorter */
+  sqlite3_free(z);
+  z = tvRows(db, "EXPLAIN QUERY PLAN SELECT * FROM small JOIN L ON L.key = small.x");
+  assert_non_null(strstr(z, "SCAN small"));
+  assert_non_null(strstr(z, "INDEX 0:=u"));          /* looked up per row */
+  sqlite3_free(z);
+
+  tvSame(db, "SELECT * FROM %s WHERE key = 5");
+  tvSame(db, "SELECT * FROM %s WHERE key IN (7, 'k007', 3, 7, 400, NULL) ORDER BY key DESC");
+  tvSame(db, "SELECT * FROM %s WHERE key BETWEEN 10 AND 20 ORDER BY key DESC LIMIT 3 OFFSET 2");
+  tvSame(db, "SELECT * FROM %s WHERE key >= 'k100' AND key < 'k105'");
+  tvSame(db, "SELECT * FROM %s WHERE key < 'k100' AND key >= 'k105'");   /* empty */
+  tvSame(db, "SELECT * FROM %s WHERE 280 < key AND key <= 290 AND key > 285");
+  tvSame(db, "SELECT * FROM %s WHERE key LIKE 'K01%%' ORDER BY key DESC");
+  tvSame(db, "SELECT * FROM %s WHERE key GLOB 'k2?5'");
+  tvSame(db, "SELECT * FROM %s WHERE key LIKE '2_'");
+  tvSame(db, "SELECT * FROM %s WHERE key > NULL");
+  tvSame(db, "SELECT count(*) FROM %s");
+  tvSame(db, "SELECT key FROM %s ORDER BY key DESC LIMIT 5");
+  tvSame(db, "SELECT small.x, t.value FROM small JOIN %s t ON t.key = small.x");
+  tvSame(db, "SELECT a.key, b.key FROM %s a JOIN %s b ON b.key = a.value WHERE a.key < 'k003'");
+  tvSame(db, "SELECT * FROM %s WHERE key IN (SELECT x FROM small)");
+  tvSame(db, "SELECT (SELECT count(*) FROM %s WHERE key < 50)");
+  sqlite3_close(db);
+}
+
+/* Transactions: own writes visible, isolation from a second connection,
+** ROLLBACK, savepoints, and a failing statement undoing only itself. */
+static void test_transactions(void **state){
+  sqlite3 *db = tvOpen("txn.db");
+  sqlite3 *db2;
+  (void)state;
+  tvExec(db, "CREATE VIRTUAL TABLE kv USING lsm(txn_data)");
+  db2 = tvOpen("txn.db");
+  tvExec(db, "BEGIN; INSERT INTO kv VALUES(1, 'one'), (2, 'two');");
+  tvExpect(db, "SELECT * FROM kv ORDER BY key DESC", "2|'two'\n1|'one'\n");
+  tvExpect(db, "SELECT * FROM kv WHERE key = 2", "2|'two'\n");
+  tvExpect(db2, "SELECT count(*) FROM kv", "0\n");
+  tvExec(db, "ROLLBACK");
+  tvExpect(db, "SELECT count(*) FROM kv", "0\n");
+
+  tvExec(db, "BEGIN; INSERT INTO kv VALUES(1, 'one');"
+             "SAVEPOINT a; INSERT INTO kv VALUES(2, 'two');"
+             "SAVEPOINT b; DELETE FROM kv WHERE key = 1;");
+  tvExpect(db, "SELECT key FROM kv", "2\n");
+  tvExec(db, "ROLLBACK TO b");
+  tvExpect(db, "SELECT key FROM kv", "1\n2\n");
+  tvExec(db, "ROLLBACK TO a");
+  tvExpect(db, "SELECT key FROM kv", "1\n");
+  tvExec(db, "RELEASE a; INSERT INTO kv VALUES(3, 'three');");
+  /* fails at the third row: its first two rows go, the rest stays */
+  tvFails(db, "INSERT INTO kv VALUES(4, 'four'), (5, 'five'), (1, 'dup')",
+          SQLITE_CONSTRAINT_PRIMARYKEY, "UNIQUE");
+  tvExpect(db, "SELECT key FROM kv", "1\n3\n");
+  tvExec(db, "INSERT INTO kv VALUES(4, 'four')");
+  tvFails(db, "UPDATE OR FAIL kv SET key = key + 1", SQLITE_CONSTRAINT_PRIMARYKEY,
+          "UNIQUE");
+  tvExpect(db, "SELECT key FROM kv", "2\n3\n4\n");     /* 1 moved, then 3 failed */
+  tvExec(db, "COMMIT");
+  tvExpect(db2, "SELECT * FROM kv", "2|'one'\n3|'three'\n4|'four'\n");
+
+  /* SAVEPOINT outside BEGIN opens the transaction */
+  tvExec(db, "SAVEPOINT outer; INSERT INTO kv VALUES(9, 'nine'); ROLLBACK TO outer;"
+             "RELEASE outer");
+  tvExpect(db, "SELECT key FROM kv", "2\n3\n4\n");
+  /* OR ROLLBACK ends the transaction */
+  tvExec(db, "BEGIN; INSERT INTO kv VALUES(7, 'seven')");
+  tvFails(db, "INSERT OR ROLLBACK INTO kv VALUES(2, 'x')", SQLITE_CONSTRAINT_PRIMARYKEY,
+          "UNIQUE");
+  assert_int_equal(sqlite3_get_autocommit(db), 1);
+  tvExpect(db, "SELECT key FROM kv", "2\n3\n4\n");
+  sqlite3_close(db2);
+  sqlite3_close(db);
+}
+
+/* Rows survive closing and reopening; a second connection and an ATTACH
+** of the same file share the engine. */
+static void test_persistence_and_sharing(void **state){
+  sqlite3 *db = tvOpen("persist.db");
+  sqlite3 *db2;
+  char *z;
+  int i;
+  (void)state;
+  tvExec(db, "CREATE VIRTUAL TABLE kv USING lsm(persist_data, sync=off, memtable_size='64K')");
+  tvExec(db, "BEGIN");
+  for(i=0; i<3000; i++){
+    z = sqlite3_mprintf("INSERT INTO kv VALUES(%d, randomblob(100))", i);
+    tvExec(db, z);
+    sqlite3_free(z);
+  }
+  tvExec(db, "COMMIT");
+  db2 = tvOpen("persist.db");             /* no LSM_BUSY: one shared engine */
+  tvExpect(db2, "SELECT count(*), sum(key) FROM kv", "3000|4498500\n");
+  tvExec(db2, "INSERT INTO kv VALUES('from db2', 1)");
+  tvExpect(db, "SELECT value FROM kv WHERE key = 'from db2'", "1\n");
+  tvExec(db, "ATTACH 'persist.db' AS aux");
+  tvExpect(db, "SELECT count(*) FROM aux.kv", "3001\n");
+  tvExec(db, "INSERT INTO aux.kv VALUES('via aux', 2)");
+  tvExpect(db, "SELECT value FROM main.kv WHERE key = 'via aux'", "2\n");
+  tvExec(db, "DETACH aux");
+  sqlite3_close(db2);
+  sqlite3_close(db);
+  db = tvOpen("persist.db");
+  tvExpect(db, "SELECT count(*) FROM kv WHERE key >= 1000 AND key < 2000", "1000\n");
+  tvExpect(db, "SELECT count(*) FROM kv", "3002\n");
+  sqlite3_close(db);
+}
+
+/* DROP removes the engine's files and nothing else; RENAME keeps data. */
+static void test_drop_and_rename(void **state){
+  sqlite3 *db = tvOpen("drop.db");
+  FILE *f;
+  (void)state;
+  tvExec(db, "CREATE VIRTUAL TABLE a USING lsm(drop_a); INSERT INTO a VALUES(1, 1);"
+             "CREATE VIRTUAL TABLE b USING lsm(drop_b); INSERT INTO b VALUES(1, 1);");
+  f = fopen("drop_b/keep.txt", "w");
+  assert_non_null(f);
+  fputs("not the engine's\n", f);
+  fclose(f);
+  tvExec(db, "DROP TABLE a; DROP TABLE b;");
+  assert_false(tvExists("drop_a"));
+  assert_true(tvExists("drop_b/keep.txt"));
+  assert_int_equal(tvCountFiles("drop_b"), 1);
+
+  tvExec(db, "CREATE VIRTUAL TABLE old USING lsm(rename_data); INSERT INTO old VALUES('k', 'v');"
+             "ALTER TABLE old RENAME TO new;");
+  tvExpect(db, "SELECT * FROM new", "'k'|'v'\n");
+  tvFails(db, "INSERT INTO new VALUES('k', 'w')", SQLITE_CONSTRAINT_PRIMARYKEY,
+          "new.key");
+  sqlite3_close(db);
+  db = tvOpen("drop.db");
+  tvExpect(db, "SELECT * FROM new", "'k'|'v'\n");
+  /* DROP inside a transaction with pending writes */
+  tvExec(db, "BEGIN; INSERT INTO new VALUES('k2', 'v2'); DROP TABLE new; COMMIT;");
+  assert_false(tvExists("rename_data"));
+  /* a CREATE that rolls back leaves no table */
+  tvExec(db, "BEGIN; CREATE VIRTUAL TABLE gone USING lsm(gone_data); ROLLBACK;");
+  tvFails(db, "SELECT * FROM gone", -1, "no such table");
+  sqlite3_close(db);
+}
+
+/* What SQLite refuses for every virtual table, and DIRECTONLY. */
+static void test_refusals(void **state){
+  sqlite3 *db = tvOpen("refuse.db");
+  (void)state;
+  tvExec(db, "CREATE VIRTUAL TABLE kv USING lsm(refuse_data); INSERT INTO kv VALUES(1, 2);");
+  tvFails(db, "INSERT INTO kv VALUES(1, 3) ON CONFLICT(key) DO NOTHING", -1,
+          "UPSERT not implemented");
+  tvFails(db, "CREATE TRIGGER t AFTER INSERT ON kv BEGIN SELECT 1; END", -1,
+          "cannot create triggers on virtual tables");
+  tvFails(db, "CREATE INDEX i ON kv(value)", -1, "virtual tables may not be indexed");
+  tvFails(db, "UPDATE kv SET value = 1 RETURNING *", -1, "RETURNING");
+  tvFails(db, "DELETE FROM kv RETURNING *", -1, "RETURNING");
+  tvFails(db, "ALTER TABLE kv ADD COLUMN x", -1, "may not be altered");
+  tvExec(db, "CREATE VIEW v AS SELECT * FROM kv");
+  tvFails(db, "SELECT * FROM v", -1, "unsafe use of virtual table");
+  tvExpect(db, "INSERT INTO kv VALUES(2, 3) RETURNING key, value", "2|3\n");
+  sqlite3_close(db);
+}
+
+/* Limits: a key past LSM_MAX_KEY_SIZE is refused with SQLITE_TOOBIG; an
+** UPDATE of another column keeps a large value without decoding it. */
+static void test_limits(void **state){
+  sqlite3 *db = tvOpen("limits.db");
+  (void)state;
+  tvExec(db, "CREATE VIRTUAL TABLE kv USING lsm(limits_data, k, big BLOB, n INTEGER)");
+  tvFails(db, "INSERT INTO kv VALUES(zeroblob(64*1024*1024), 1, 1)", SQLITE_TOOBIG,
+          "key too large");
+  tvExec(db, "INSERT INTO kv VALUES(1, zeroblob(3000000), 1)");
+  tvExec(db, "UPDATE kv SET n = n + 1 WHERE k = 1");
+  tvExec(db, "UPDATE kv SET k = 2 WHERE k = 1");
+  tvExpect(db, "SELECT k, length(big), typeof(big), n FROM kv", "2|3000000|'blob'|2\n");
+  sqlite3_close(db);
+}
+
+/* A damaged directory gives a clean error naming it. */
+static void test_corrupt_directory(void **state){
+  sqlite3 *db = tvOpen("corrupt.db");
+  FILE *f;
+  char *zErr = 0;
+  int rc;
+  (void)state;
+  tvExec(db, "CREATE VIRTUAL TABLE kv USING lsm(corrupt_data); INSERT INTO kv VALUES(1, 2);");
+  sqlite3_close(db);
+  f = fopen("corrupt_data/CURRENT", "w");
+  assert_non_null(f);
+  fputs("MANIFEST-999999\n", f);
+  fclose(f);
+  db = tvOpen("corrupt.db");
+  rc = sqlite3_exec(db, "SELECT * FROM kv", 0, 0, &zErr);
+  assert_int_not_equal(rc, SQLITE_OK);
+  assert_non_null(zErr);
+  assert_non_null(strstr(zErr, "corrupt_data"));
+  sqlite3_free(zErr);
+  sqlite3_close(db);
+}
+
+/* Read a whole small file into a new string (sqlite3_malloc). */
+static char *tvReadFile(const char *zPath){
+  FILE *f = fopen(zPath, "rb");
+  char *z;
+  long n;
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  z = sqlite3_malloc64((size_t)n + 1);
+  assert_non_null(z);
+  assert_int_equal(fread(z, 1, (size_t)n, f), (size_t)n);
+  z[n] = 0;
+  fclose(f);
+  return z;
+}
+
+/* The sqlite3 shell loads the extension and runs a script. */
+static void test_shell(void **state){
+  static const char zScript[] =
+    "CREATE VIRTUAL TABLE kv USING lsm(shell_data);\n"
+    "INSERT INTO kv VALUES('b', 2), ('a', 1), (3, 'three');\n"
+    "SELECT key, value FROM kv ORDER BY key DESC;\n"
+    "SELECT count(*) FROM kv WHERE key LIKE 'A%';\n"
+    "INSERT INTO kv VALUES('a', 9);\n"
+    "DROP TABLE kv;\n";
+  static const char zExpect[] =
+    "b|2\na|1\n3|three\n1\n"
+    "Runtime error near line 5: UNIQUE constraint failed: kv.key (19)\n";
+  FILE *f = fopen("shell.sql", "w");
+  char *zCmd, *zOut;
+  (void)state;
+  if( TV_SANITIZED || access("/usr/bin/sqlite3", X_OK)!=0 ) skip();
+  assert_non_null(f);
+  fputs(zScript, f);
+  fclose(f);
+  zCmd = sqlite3_mprintf("/usr/bin/sqlite3 :memory: -cmd '.load %q' "
+                         "< shell.sql > shell.out 2>&1", tvExt);
+  assert_int_not_equal(system(zCmd), -1);
+  zOut = tvReadFile("shell.out");
+  if( strcmp(zOut, zExpect)!=0 ) fprintf(stderr, "shell said:\n%s", zOut);
+  assert_string_equal(zOut, zExpect);
+  assert_false(tvExists("shell_data"));
+  sqlite3_free(zOut);
+  sqlite3_free(zCmd);
+}
+
+/* Debian's python3 loads the extension and runs a small application. */
+static void test_python(void **state){
+  char *zCmd;
+  int rc;
+  (void)state;
+  if( TV_SANITIZED || access("/usr/bin/python3", X_OK)!=0 ) skip();
+  zCmd = sqlite3_mprintf("/usr/bin/python3 '%q' '%q' python_data > python.out 2>&1",
+                         tvPython, tvExt);
+  rc = system(zCmd);
+  if( rc!=0 ){
+    char *zOut = tvReadFile("python.out");
+    fprintf(stderr, "python_app.py failed (%d):\n%s", rc, zOut);
+    sqlite3_free(zOut);
+  }
+  assert_int_equal(rc, 0);
+  sqlite3_free(zCmd);
+}
+
+/*------------------------------------------------------------------ setup --*/
+
+static int tvSetup(void **state){
+  const char *zExt = getenv("LSMVTAB_EXT");
+  char zSrc[PATH_MAX];
+  char *zCmd;
+  (void)state;
+  if( zExt==0 || zExt[0]==0 ) zExt = "./lsmvtab.so";
+  if( realpath(zExt, tvExt)==0 ){
+    fprintf(stderr, "extension %s not found (set LSMVTAB_EXT)\n", zExt);
+    return -1;
+  }
+  /* python_app.py lives beside this file */
+  snprintf(zSrc, sizeof(zSrc), "%s", __FILE__);
+  if( strrchr(zSrc, '/') ) strcpy(strrchr(zSrc, '/')+1, "python_app.py");
+  else snprintf(zSrc, sizeof(zSrc), "python_app.py");
+  if( realpath(zSrc, tvPython)==0 ) tvPython[0] = 0;
+  if( getcwd(tvHome, sizeof(tvHome))==0 ) return -1;
+  tvDir = sqlite3_mprintf("/tmp/lsmtest-vtab-%d", (int)getpid());
+  zCmd = sqlite3_mprintf("rm -rf '%s' && mkdir -p '%s'", tvDir, tvDir);
+  if( system(zCmd)!=0 ) return -1;
+  sqlite3_free(zCmd);
+  return chdir(tvDir);
+}
+
+static int tvTeardown(void **state){
+  char *zCmd = sqlite3_mprintf("rm -rf '%s'", tvDir);
+  (void)state;
+  if( chdir(tvHome)!=0 ) return -1;
+  if( system(zCmd)!=0 ) return -1;
+  sqlite3_free(zCmd);
+  sqlite3_free(tvDir);
+  return 0;
+}
+
+int main(void){
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_types),
+    cmocka_unit_test(test_affinity),
+    cmocka_unit_test(test_arguments),
+    cmocka_unit_test(test_paths),
+    cmocka_unit_test(test_path_rules),
+    cmocka_unit_test(test_conflicts),
+    cmocka_unit_test(test_plans),
+    cmocka_unit_test(test_transactions),
+    cmocka_unit_test(test_persistence_and_sharing),
+    cmocka_unit_test(test_drop_and_rename),
+    cmocka_unit_test(test_refusals),
+    cmocka_unit_test(test_limits),
+    cmocka_unit_test(test_corrupt_directory),
+    cmocka_unit_test(test_shell),
+    cmocka_unit_test(test_python),
+  };
+  return cmocka_run_group_tests(tests, tvSetup, tvTeardown);
+}

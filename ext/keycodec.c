@@ -114,6 +114,7 @@ void lsmvValueResult(sqlite3_context *ctx, const LsmvValue *pVal){
 
 /*------------------------------------------------------------------ keys --*/
 
+/* The IEEE-754 bits of r, and back. */
 static uint64_t kcDoubleBits(double r){
   uint64_t u;
   memcpy(&u, &r, 8);
@@ -132,6 +133,7 @@ static void kcPut64(unsigned char *a, uint64_t u){
   for(i=7; i>=0; i--){ a[i] = (unsigned char)u; u >>= 8; }
 }
 
+/* The big-endian unsigned number in a[0..n-1] (n <= 8). */
 static uint64_t kcGet64(const unsigned char *a, size_t n){
   uint64_t u = 0;
   size_t i;

@@ -95,6 +95,7 @@ void lsmvSnapUnref(LsmvSnap *p){
   }
 }
 
+/* A new snapshot of pTab's engine, with one reference, in *pp. */
 static int tabSnapNew(LsmvTab *pTab, LsmvSnap **pp){
   LsmvSnap *p = sqlite3_malloc64(sizeof(*p));
   int rc;
@@ -167,6 +168,8 @@ int lsmvTabLookup(LsmvTab *pTab, const unsigned char *a, size_t n,
 
 /*------------------------------------------------------------- lifecycle --*/
 
+/* Destructor of the connection state, shared by the module and the
+** function: the last of the two frees it. */
 static void connRelease(void *p){
   LsmvConn *pConn = (LsmvConn*)p;
   if( --pConn->nRef==0 ) sqlite3_free(pConn);
@@ -305,6 +308,8 @@ static int lsmvRename(sqlite3_vtab *pVtab, const char *zNew){
 
 /*---------------------------------------------------------- transactions --*/
 
+/* A transaction that writes the table starts: its batch is empty, its
+** snapshot not taken until the first read. */
 static int lsmvBegin(sqlite3_vtab *pVtab){
   LsmvTab *pTab = (LsmvTab*)pVtab;
   int rc = tabLive(pTab);
@@ -610,7 +615,16 @@ int sqlite3_lsmvtab_init(sqlite3 *db, char **pzErrMsg,
                          const sqlite3_api_routines *pApi){
   LsmvConn *pConn;
   int rc;
+#ifndef SQLITE_CORE
+  /* Every connection loads the extension again, perhaps while other
+  ** threads run it: store the (same) pointer only the first time, so
+  ** that loads never write what running code reads. */
+  if( sqlite3_api!=pApi ){
+    SQLITE_EXTENSION_INIT2(pApi);
+  }
+#else
   SQLITE_EXTENSION_INIT2(pApi);
+#endif
   if( sqlite3_libversion_number()<LSMV_MIN_SQLITE ){
     if( pzErrMsg ){
       *pzErrMsg = sqlite3_mprintf("lsmvtab needs SQLite %d.%d.%d or newer; "

@@ -183,6 +183,7 @@ static char *vtDequote(const char *z, size_t n){
   return zOut;
 }
 
+/* Characters that may start and continue an unquoted name. */
 static int vtIsIdStart(int c){ return isalpha(c) || c=='_' || c>=0x80; }
 static int vtIsIdChar(int c){ return isalnum(c) || c=='_' || c=='$' || c>=0x80; }
 

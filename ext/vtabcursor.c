@@ -38,6 +38,7 @@ struct LsmvCursor {
   void *pGot;                 /* record lsm_get returned (lsm_free) */
 };
 
+/* The table a cursor reads. */
 static LsmvTab *curTab(LsmvCursor *pCur){
   return (LsmvTab*)pCur->base.pVtab;
 }

@@ -67,6 +67,7 @@ SQLITE_EXTENSION_INIT3
 #define PLAN_ROWS_GUESS 1000000.0
 #define PLAN_SEEK_COST  21.0          /* about log2(PLAN_ROWS_GUESS) + 1 */
 
+/* True if constraint i compares with the BINARY collation. */
 static int planIsBinary(sqlite3_index_info *pInfo, int i){
   const char *zColl = sqlite3_vtab_collation(pInfo, i);
   return zColl==0 || sqlite3_stricmp(zColl, "BINARY")==0;
@@ -223,6 +224,7 @@ struct PlanList {
   int nAlloc;
 };
 
+/* Append a copy of *r.  SQLITE_OK or SQLITE_NOMEM. */
 static int planListAdd(PlanList *p, const LsmvRange *r){
   if( p->n==p->nAlloc ){
     int nNew = p->nAlloc ? p->nAlloc*2 : 8;

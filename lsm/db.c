@@ -38,6 +38,7 @@
 #include "lsm.h"
 #include "batch.h"
 #include "cache.h"
+#include "compact.h"
 #include "dbiter.h"
 #include "env.h"
 #include "ikey.h"
@@ -108,12 +109,33 @@ struct lsm_db {
   int bBgStarted;
   int bShutdown;
   int bBgBusy;                     /* a flush is in progress */
+  int bCompacting;                 /* a compaction runs (one at a time) */
   int bgRc;                        /* sticky background/log error */
   char zBgErr[ERRMSG_SIZE];
 
   pthread_mutex_t errMutex;
   char zErrMsg[ERRMSG_SIZE];
+
+  /* Statistics (mutex held to update, except where atomic). */
+  uint64_t nUserBytes, nLogBytes, nFlushBytes, nFlushes;
+  uint64_t nCompactBytes, nCompactReadBytes, nCompactions;
+  uint64_t nStalls, nStallUs;
+  uint64_t nGets;                  /* atomic */
 };
+
+/* Parse "NNNNNN.ext"; return the number or 0 if zName is not such. */
+static uint64_t fileNumber(const char *zName, const char *zExt){
+  uint64_t v = 0;
+  const char *z = zName;
+  size_t nExt = strlen(zExt);
+  if( *z<'0' || *z>'9' ) return 0;
+  while( *z>='0' && *z<='9' ){
+    if( v > (UINT64_MAX-9)/10 ) return 0;
+    v = v*10 + (uint64_t)(*z - '0');
+    z++;
+  }
+  return (strlen(z)==nExt && memcmp(z, zExt, nExt)==0) ? v : 0;
+}
 
 /**************************************************************************
 ** Options and messages.
@@ -276,6 +298,7 @@ static int flushOldest(lsm_db *db){
   uint64_t iLog = db->aImm[0].iLog;
   uint64_t iNextLog = db->nImm>1 ? db->aImm[1].iLog : db->iMemLog;
   uint64_t iLastSeq = db->iLastSeq;
+  uint64_t nBytes = 0;
   LsmVersionEdit edit;
   int rc;
 
@@ -285,6 +308,7 @@ static int flushOldest(lsm_db *db){
   lsmEditInit(&edit);
   rc = writeLevel0(db, pMem, &edit);
   if( rc==LSM_OK ){
+    if( edit.nAdd ) nBytes = edit.aAdd[0].pMeta->nSize;
     edit.bLogNumber = 1;
     edit.iLogNumber = iNextLog;
     edit.bLastSeq = 1;
@@ -299,11 +323,105 @@ static int flushOldest(lsm_db *db){
     db->nImm--;
     memmove(&db->aImm[0], &db->aImm[1], sizeof(ImmMem)*(size_t)db->nImm);
     lsmMemtableUnref(pMem);
+    db->nFlushBytes += nBytes;
+    db->nFlushes++;
   }else{
     setBgError(db, rc);
   }
   pthread_cond_broadcast(&db->roomCond);
   return rc;
+}
+
+/* The oldest sequence any reader may still ask for (mutex held). */
+static uint64_t oldestSeq(lsm_db *db){
+  uint64_t seq = db->iLastSeq;
+  lsm_snapshot *p;
+  for(p=db->snapList.pNext; p!=&db->snapList; p=p->pNext){
+    if( p->seq<seq ) seq = p->seq;
+  }
+  return seq;
+}
+
+/* xBreak of the background thread's compactions: flush frozen
+** memtables meanwhile, so writers do not stall behind a long merge;
+** stop at close. */
+static int bgBreak(void *pArg){
+  lsm_db *db = (lsm_db*)pArg;
+  int bStop;
+  pthread_mutex_lock(&db->mutex);
+  if( db->nImm>0 && db->bgRc==LSM_OK ) flushOldest(db);
+  bStop = db->bShutdown;
+  pthread_mutex_unlock(&db->mutex);
+  return bStop;
+}
+
+/* xBreak of a manual compaction: the background thread flushes. */
+static int fgBreak(void *pArg){
+  lsm_db *db = (lsm_db*)pArg;
+  int bStop;
+  pthread_mutex_lock(&db->mutex);
+  bStop = db->bShutdown;
+  pthread_mutex_unlock(&db->mutex);
+  return bStop;
+}
+
+/*
+** Run compaction c and install its result (mutex held on entry and
+** exit, released while merging).  REQUIRES: db->bCompacting set by the
+** caller.  A failure enters the error state; an interruption at close
+** just drops the partial work.
+*/
+static int runCompaction(lsm_db *db, LsmCompaction *c, int (*xBreak)(void*)){
+  LsmCompactCtx ctx;
+  LsmVersionEdit edit;
+  int rc;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.pEnv = db->pEnv;
+  ctx.zDir = db->zDir;
+  ctx.pVs = db->pVs;
+  ctx.pOpts = &db->opts;
+  ctx.iOldestSeq = oldestSeq(db);
+  ctx.xBreak = xBreak;
+  ctx.pArg = db;
+  pthread_mutex_unlock(&db->mutex);
+  lsmErrClear();
+  lsmEditInit(&edit);
+  rc = lsmCompactRun(c, &ctx, &edit);
+  if( rc==LSM_OK ) rc = lsmVersionSetApply(db->pVs, &edit);
+  lsmEditClear(&edit);
+  pthread_mutex_lock(&db->mutex);
+  if( rc==LSM_OK ){
+    db->nCompactions++;
+    db->nCompactBytes += ctx.nBytesWritten;
+    db->nCompactReadBytes += ctx.nBytesRead;
+  }else if( !(rc==LSM_ERROR && db->bShutdown) ){
+    setBgError(db, rc);
+  }
+  pthread_cond_broadcast(&db->roomCond);
+  return rc;
+}
+
+/* Pick and run one automatic compaction if one is due (mutex held).
+** Returns 1 if it did some work. */
+static int maybeCompact(lsm_db *db){
+  LsmCompaction *c = 0;
+  LsmVersion *v;
+  int rc;
+  if( db->bCompacting || db->bgRc ) return 0;
+  v = lsmVersionCurrent(db->pVs);
+  rc = lsmCompactPick(v, &db->opts, db->pVs->aCursor, &c);
+  lsmVersionUnref(v);
+  if( rc!=LSM_OK ){
+    setBgError(db, rc);
+    return 0;
+  }
+  if( c==0 ) return 0;
+  db->bCompacting = 1;
+  runCompaction(db, c, bgBreak);
+  db->bCompacting = 0;
+  lsmCompactionFree(c);
+  pthread_cond_broadcast(&db->roomCond);
+  return 1;
 }
 
 static void *bgMain(void *pArg){
@@ -315,6 +433,7 @@ static void *bgMain(void *pArg){
       continue;
     }
     if( db->bShutdown ) break;
+    if( maybeCompact(db) ) continue;
     pthread_cond_wait(&db->bgCond, &db->mutex);
   }
   pthread_mutex_unlock(&db->mutex);
@@ -377,35 +496,49 @@ static int levelZeroCount(lsm_db *db){
 */
 static int makeRoom(lsm_db *db, int bForce){
   int bDelayed = 0;
+  int bStalled = 0;
+  uint64_t tStart = 0;
+  int rc = LSM_OK;
   for(;;){
-    if( db->bgRc ) return bgErrorResult(db);
+    if( db->bgRc ){
+      rc = bgErrorResult(db);
+      break;
+    }
     if( !bForce && !bDelayed && levelZeroCount(db)>=db->opts.l0_slowdown ){
       /* Many level-0 tables: slow this writer a little so that
       ** compaction keeps up, rather than stopping it later. */
+      uint64_t t0 = db->pEnv->xNowMicros(db->pEnv);
       pthread_mutex_unlock(&db->mutex);
       db->pEnv->xSleep(db->pEnv, 1000);
       pthread_mutex_lock(&db->mutex);
+      db->nStalls++;
+      db->nStallUs += db->pEnv->xNowMicros(db->pEnv) - t0;
       bDelayed = 1;
       continue;
     }
-    if( !bForce && lsmMemtableBytes(db->pMem)<db->opts.memtable_size ){
-      return LSM_OK;
-    }
-    if( bForce && lsmMemtableCount(db->pMem)==0 ) return LSM_OK;
+    if( !bForce && lsmMemtableBytes(db->pMem)<db->opts.memtable_size ) break;
+    if( bForce && lsmMemtableCount(db->pMem)==0 ) break;
     if( db->nImm>=db->opts.max_immutables
      || levelZeroCount(db)>=db->opts.l0_stop ){
+      /* Stop until the background thread catches up. */
+      if( !bStalled ){
+        bStalled = 1;
+        tStart = db->pEnv->xNowMicros(db->pEnv);
+        db->nStalls++;
+      }
+      pthread_cond_signal(&db->bgCond);
       pthread_cond_wait(&db->roomCond, &db->mutex);
       continue;
     }
-    {
-      int rc = switchMemtable(db);
-      if( rc!=LSM_OK ){
-        setBgError(db, rc);
-        return rc;
-      }
+    rc = switchMemtable(db);
+    if( rc!=LSM_OK ){
+      setBgError(db, rc);
+      break;
     }
     bForce = 0;
   }
+  if( bStalled ) db->nStallUs += db->pEnv->xNowMicros(db->pEnv) - tStart;
+  return rc;
 }
 
 /* Queue w and wait until it is done or at the head (mutex held). */
@@ -504,6 +637,8 @@ int lsm_write(lsm_db *db, const lsm_batch *pBatch){
       if( rc==LSM_OK ){
         __atomic_store_n(&db->iLastSeq, seq + lsm_batch_count(pWrite) - 1,
                          __ATOMIC_RELEASE);
+        db->nUserBytes += nData - LSM_BATCH_HEADER;
+        db->nLogBytes += nData + LSM_WAL_HEADER;
       }else{
         /* The log or memtable may now hold part of this group: refuse
         ** further writes until reopened (recovery sorts it out). */
@@ -624,6 +759,7 @@ int lsm_get(lsm_db *db, const lsm_snapshot *pSnap, const void *pKey,
   if( rc==LSM_OK ){
     if( !bDeleted ) rc = lsmBufSet(&val, pV, nV);
   }else if( rc==LSM_NOTFOUND ){
+    __atomic_add_fetch(&db->nGets, 1, __ATOMIC_RELAXED);
     rc = lsmVersionGet(rs.v, pKey, nKey, rs.seq, &val, &bDeleted);
   }
   if( rc==LSM_OK && bDeleted ) rc = LSM_NOTFOUND;
@@ -705,6 +841,114 @@ int lsm_iter_new(lsm_db *db, const lsm_snapshot *pSnap,
 }
 
 /**************************************************************************
+** Manual compaction and statistics.
+*/
+
+int lsm_compact(lsm_db *db, const void *pLo, size_t nLo,
+                const void *pHi, size_t nHi){
+  int rc = lsm_flush(db);
+  int iLevel;
+  if( rc!=LSM_OK || db->opts.read_only ) return rc;
+  pthread_mutex_lock(&db->mutex);
+  while( db->bCompacting ) pthread_cond_wait(&db->roomCond, &db->mutex);
+  db->bCompacting = 1;
+  for(iLevel=0; rc==LSM_OK && iLevel<LSM_NUM_LEVELS-1; iLevel++){
+    LsmVersion *v = lsmVersionCurrent(db->pVs);
+    LsmCompaction *c = 0;
+    int iDeepest = 1, i;
+    for(i=1; i<LSM_NUM_LEVELS; i++) if( v->anFile[i] ) iDeepest = i;
+    if( iLevel<iDeepest ){
+      rc = lsmCompactPickRange(v, iLevel, pLo, nLo, pHi, nHi, &c);
+    }
+    lsmVersionUnref(v);
+    if( rc==LSM_OK && c ) rc = runCompaction(db, c, fgBreak);
+    lsmCompactionFree(c);
+    if( iLevel>=iDeepest ) break;
+  }
+  if( rc==LSM_OK && db->bgRc ) rc = bgErrorResult(db);
+  db->bCompacting = 0;
+  pthread_cond_broadcast(&db->roomCond);
+  pthread_cond_signal(&db->bgCond);
+  pthread_mutex_unlock(&db->mutex);
+  return dbResult(db, rc);
+}
+
+typedef struct LogSize {
+  lsm_db *db;
+  uint64_t nBytes;
+} LogSize;
+
+static int addLogSize(void *pArg, const char *zName){
+  LogSize *p = (LogSize*)pArg;
+  uint64_t iLog = fileNumber(zName, ".log");
+  if( iLog ){
+    char *zPath = lsmPathJoin(p->db->zDir, zName);
+    lsm_file *pFile = 0;
+    uint64_t n = 0;
+    if( zPath && p->db->pEnv->xOpen(p->db->pEnv, zPath, LSM_OPEN_READONLY,
+                                    &pFile)==LSM_OK ){
+      if( p->db->pEnv->xSize(pFile, &n)==LSM_OK ) p->nBytes += n;
+      p->db->pEnv->xClose(pFile);
+    }
+    lsmFree(zPath);
+  }
+  return LSM_OK;
+}
+
+int lsm_get_stats(lsm_db *db, lsm_stats *p){
+  LsmVersion *v;
+  LogSize logs;
+  int i, iDeepest = -1;
+  memset(p, 0, sizeof(*p));
+  pthread_mutex_lock(&db->mutex);
+  v = lsmVersionCurrent(db->pVs);
+  p->user_bytes = db->nUserBytes;
+  p->log_bytes = db->nLogBytes;
+  p->flush_bytes = db->nFlushBytes;
+  p->flushes = db->nFlushes;
+  p->compact_bytes = db->nCompactBytes;
+  p->compact_read_bytes = db->nCompactReadBytes;
+  p->compactions = db->nCompactions;
+  p->stalls = db->nStalls;
+  p->stall_us = db->nStallUs;
+  p->memtable_bytes = lsmMemtableBytes(db->pMem);
+  for(i=0; i<db->nImm; i++) p->memtable_bytes += lsmMemtableBytes(db->aImm[i].pMem);
+  p->immutable_count = db->nImm;
+  p->last_seq = db->iLastSeq;
+  p->error_code = db->bgRc;
+  if( db->bgRc ) snprintf(p->last_error, sizeof(p->last_error), "%.255s", db->zBgErr);
+  pthread_mutex_unlock(&db->mutex);
+
+  for(i=0; i<LSM_NUM_LEVELS; i++){
+    p->anLevelFiles[i] = v->anFile[i];
+    p->anLevelBytes[i] = lsmLevelBytes(v, i);
+    p->anLevelBudget[i] = i ? lsmLevelBudget(&db->opts, i) : 0;
+    p->aLevelScore[i] = lsmLevelScore(v, &db->opts, i);
+    p->table_bytes += p->anLevelBytes[i];
+    if( v->anFile[i] ) iDeepest = i;
+  }
+  lsmVersionUnref(v);
+  memset(&logs, 0, sizeof(logs));
+  logs.db = db;
+  db->pEnv->xList(db->pEnv, db->zDir, addLogSize, &logs);
+  p->log_disk_bytes = logs.nBytes;
+  p->cache_hits = __atomic_load_n(&db->stats.nCacheHit, __ATOMIC_RELAXED);
+  p->cache_misses = __atomic_load_n(&db->stats.nCacheMiss, __ATOMIC_RELAXED);
+  p->bloom_useful = __atomic_load_n(&db->stats.nBloomUseful, __ATOMIC_RELAXED);
+  p->bloom_useless = __atomic_load_n(&db->stats.nBloomUseless, __ATOMIC_RELAXED);
+  p->table_probes = __atomic_load_n(&db->stats.nTableProbe, __ATOMIC_RELAXED);
+  p->gets = __atomic_load_n(&db->nGets, __ATOMIC_RELAXED);
+  if( p->user_bytes ){
+    p->write_amp = (double)(p->flush_bytes + p->compact_bytes) / (double)p->user_bytes;
+  }
+  if( iDeepest>=0 && p->anLevelBytes[iDeepest] ){
+    p->space_amp = (double)p->table_bytes / (double)p->anLevelBytes[iDeepest];
+  }
+  if( p->gets ) p->read_amp = (double)p->table_probes / (double)p->gets;
+  return LSM_OK;
+}
+
+/**************************************************************************
 ** Snapshots.
 */
 
@@ -749,20 +993,6 @@ typedef struct DirScan {
   uint64_t iMaxFile;         /* largest number of any engine file */
   int rc;
 } DirScan;
-
-/* Parse "NNNNNN.ext"; return the number or 0 if zName is not such. */
-static uint64_t fileNumber(const char *zName, const char *zExt){
-  uint64_t v = 0;
-  const char *z = zName;
-  size_t nExt = strlen(zExt);
-  if( *z<'0' || *z>'9' ) return 0;
-  while( *z>='0' && *z<='9' ){
-    if( v > (UINT64_MAX-9)/10 ) return 0;
-    v = v*10 + (uint64_t)(*z - '0');
-    z++;
-  }
-  return (strlen(z)==nExt && memcmp(z, zExt, nExt)==0) ? v : 0;
-}
 
 static int scanEntry(void *pArg, const char *zName){
   DirScan *p = (DirScan*)pArg;
@@ -906,7 +1136,7 @@ static int recoverDb(lsm_db *db){
   }
   if( rc==LSM_OK ){
     if( scan.iMaxFile>=db->pVs->iNextFile ) db->pVs->iNextFile = scan.iMaxFile+1;
-    qsort(scan.aLog, (size_t)scan.nLog, sizeof(uint64_t), cmpU64);
+    if( scan.nLog ) qsort(scan.aLog, (size_t)scan.nLog, sizeof(uint64_t), cmpU64);
     ctx.db = db;
     ctx.pEdit = &edit;
     ctx.iMaxSeq = db->pVs->iLastSeq;

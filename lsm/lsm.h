@@ -268,8 +268,52 @@ int lsm_iter_status(const lsm_iter *pIter);
 /*
 ** Control.  lsm_flush freezes the memtable (if it holds anything) and
 ** waits until every frozen memtable is written to a table.
+** lsm_compact flushes, then merges every table holding keys in [lo, hi]
+** (inclusive; NULL bounds are open) level by level down to the deepest
+** level in use (at least level 1), dropping every overwritten version and
+** tombstone that no snapshot needs.  It runs in the calling thread.
 */
 int lsm_flush(lsm_db *db);
+int lsm_compact(lsm_db *db, const void *pLo, size_t nLo,
+                const void *pHi, size_t nHi);
+
+/*
+** Statistics, a consistent copy taken by lsm_get_stats.  Byte counts are
+** totals since the handle was opened.
+**   write_amp  = (flush_bytes + compact_bytes) / user_bytes
+**   space_amp  = table bytes / bytes of the deepest non-empty level, an
+**                estimate of bytes on disk over live data: near 1 once a
+**                full compaction has left one level holding everything.
+**   read_amp   = tables searched per point read that reached the tables.
+*/
+#define LSM_MAX_LEVELS 7
+typedef struct lsm_stats {
+  int anLevelFiles[LSM_MAX_LEVELS];
+  uint64_t anLevelBytes[LSM_MAX_LEVELS];
+  uint64_t anLevelBudget[LSM_MAX_LEVELS];  /* level 0: 0 */
+  double aLevelScore[LSM_MAX_LEVELS];
+  uint64_t user_bytes;          /* keys and values written by commits */
+  uint64_t log_bytes;           /* bytes appended to logs */
+  uint64_t flush_bytes;         /* table bytes written by flushes */
+  uint64_t compact_bytes;       /* table bytes written by compactions */
+  uint64_t compact_read_bytes;  /* table bytes read by compactions */
+  uint64_t flushes, compactions;
+  uint64_t table_bytes;         /* bytes of all live tables */
+  uint64_t log_disk_bytes;      /* bytes of the live logs */
+  double write_amp, space_amp, read_amp;
+  uint64_t stalls;              /* writes delayed or stopped for L0 / memory */
+  uint64_t stall_us;            /* time writers spent in those stalls */
+  uint64_t cache_hits, cache_misses;
+  uint64_t bloom_useful, bloom_useless;
+  uint64_t gets;                /* point reads that reached the tables */
+  uint64_t table_probes;        /* tables searched by those reads */
+  uint64_t memtable_bytes;
+  int immutable_count;
+  uint64_t last_seq;
+  int error_code;               /* the sticky background error, or 0 */
+  char last_error[256];         /* its message, or "" */
+} lsm_stats;
+int lsm_get_stats(lsm_db *db, lsm_stats *pStats);
 
 #ifdef __cplusplus
 }

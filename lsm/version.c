@@ -705,6 +705,7 @@ int lsmVersionSetNew(lsm_env *pEnv, const char *zDir, LsmTableCache *pTc,
   p->pEnv = pEnv;
   p->pTableCache = pTc;
   p->pMutex = pMutex;
+  pthread_mutex_init(&p->applyMutex, 0);
   p->iNextFile = 1;
   p->zDir = lsmStrdup(zDir);
   lsmEditInit(&empty);
@@ -723,6 +724,7 @@ void lsmVersionSetFree(LsmVersionSet *p){
     lsmWalWriterClose(p->pManifest);
     lsmVersionUnref(p->pCurrent);
     for(i=0; i<LSM_NUM_LEVELS; i++) lsmBufFree(&p->aCursor[i]);
+    pthread_mutex_destroy(&p->applyMutex);
     lsmFree(p->zDir);
     lsmFree(p);
   }
@@ -966,7 +968,9 @@ int lsmVersionSetRewrite(LsmVersionSet *p, LsmVersionEdit *pEdit){
 
 int lsmVersionSetApply(LsmVersionSet *p, LsmVersionEdit *pEdit){
   LsmVersion *vNew = 0;
-  int rc = versionBuild(p, p->pCurrent, pEdit, &vNew);
+  int rc;
+  pthread_mutex_lock(&p->applyMutex);
+  rc = versionBuild(p, p->pCurrent, pEdit, &vNew);
   if( rc==LSM_OK ) rc = manifestWrite(p, pEdit);
   if( rc==LSM_OK ) rc = setAbsorb(p, pEdit);
   if( rc==LSM_OK ){
@@ -974,5 +978,6 @@ int lsmVersionSetApply(LsmVersionSet *p, LsmVersionEdit *pEdit){
   }else{
     lsmVersionUnref(vNew);
   }
+  pthread_mutex_unlock(&p->applyMutex);
   return rc;
 }

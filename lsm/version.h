@@ -87,6 +87,7 @@ typedef struct LsmVersionSet {
   struct LsmWalWriter *pManifest;
   LsmBuf aCursor[LSM_NUM_LEVELS];
   pthread_mutex_t *pMutex;       /* the db mutex: guards pCurrent swaps */
+  pthread_mutex_t applyMutex;    /* one manifest write at a time */
 } LsmVersionSet;
 
 int lsmVersionSetNew(lsm_env *pEnv, const char *zDir, LsmTableCache *pTc,
@@ -110,7 +111,8 @@ int lsmVersionSetRewrite(LsmVersionSet *p, LsmVersionEdit *pEdit);
 ** Append pEdit to the manifest, sync it, and install the new version as
 ** current (taking *pMutex for the swap only).  Tables the edit deletes
 ** become obsolete and their files go when no version lists them.
-** REQUIRES: one caller at a time (the background thread, or open).
+** Callers are serialised; edits that delete tables must come from one
+** compaction at a time (the db ensures it).
 */
 int lsmVersionSetApply(LsmVersionSet *p, LsmVersionEdit *pEdit);
 

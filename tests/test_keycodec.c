@@ -416,7 +416,10 @@ static void test_key_garbage(void **state){
     if( lsmvKeyDecode(aIn, n, 0, &v)==SQLITE_OK ){
       nOk++;
       tkEncode(&v, &buf, &f);
-      if( buf.n!=n || memcmp(buf.a, aIn, n) ){ for(k=0;k<n;k++) fprintf(stderr, "%02x", aIn[k]); fprintf(stderr, " -> type %d %.17g\n", v.eType, v.rVal); }
+      if( buf.n!=n || memcmp(buf.a, aIn, n)!=0 ){
+        for(k=0; k<n; k++) fprintf(stderr, "%02x", aIn[k]);
+        fprintf(stderr, " decodes to type %d but re-encodes differently\n", v.eType);
+      }
       assert_int_equal(buf.n, n);
       assert_memory_equal(buf.a, aIn, n);
     }

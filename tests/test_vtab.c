@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <cmocka.h>
 #include <sqlite3.h>
 
@@ -611,6 +612,55 @@ static void test_corrupt_directory(void **state){
   sqlite3_close(db);
 }
 
+/* One writer thread of test_threads: its own connection, its own keys,
+** small transactions, and reads of everybody's rows. */
+static void *tvThreadMain(void *pArg){
+  int iThread = (int)(intptr_t)pArg;
+  sqlite3 *db = 0;
+  int i, rc = SQLITE_OK;
+  if( sqlite3_open("threads.db", &db)!=SQLITE_OK ) return (void*)1;
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_enable_load_extension(db, 1);
+  rc = sqlite3_load_extension(db, tvExt, 0, 0);
+  for(i=0; rc==SQLITE_OK && i<50; i++){
+    char *z = sqlite3_mprintf(
+        "BEGIN IMMEDIATE;"
+        "INSERT INTO kv VALUES('t%d-%03d-a', %d), ('t%d-%03d-b', %d);"
+        "UPDATE kv SET value = value + 1 WHERE key = 't%d-%03d-a';"
+        "COMMIT;"
+        "SELECT count(*) FROM kv WHERE key >= 't' AND key < 'u';",
+        iThread, i, i, iThread, i, i, iThread, i);
+    rc = sqlite3_exec(db, z, 0, 0, 0);
+    sqlite3_free(z);
+  }
+  sqlite3_close(db);
+  return (void*)(intptr_t)(rc!=SQLITE_OK);
+}
+
+/* Threads with their own connections share the engine safely. */
+static void test_threads(void **state){
+  enum { NTHREAD = 4 };
+  pthread_t aThread[NTHREAD];
+  sqlite3 *db = tvOpen("threads.db");
+  int i;
+  char *z;
+  (void)state;
+  tvExec(db, "PRAGMA journal_mode=WAL; CREATE VIRTUAL TABLE kv USING lsm(threads_data)");
+  for(i=0; i<NTHREAD; i++){
+    assert_int_equal(pthread_create(&aThread[i], 0, tvThreadMain, (void*)(intptr_t)i), 0);
+  }
+  for(i=0; i<NTHREAD; i++){
+    void *pRet = 0;
+    assert_int_equal(pthread_join(aThread[i], &pRet), 0);
+    assert_null(pRet);
+  }
+  z = sqlite3_mprintf("%d|%d\n", NTHREAD*100, NTHREAD*(49*50 + 50));
+  tvExpect(db, "SELECT count(*), sum(value) FROM kv", z);
+  sqlite3_free(z);
+  tvExec(db, "DROP TABLE kv");
+  sqlite3_close(db);
+}
+
 /* Read a whole small file into a new string (sqlite3_malloc). */
 static char *tvReadFile(const char *zPath){
   FILE *f = fopen(zPath, "rb");
@@ -726,6 +776,7 @@ int main(void){
     cmocka_unit_test(test_refusals),
     cmocka_unit_test(test_limits),
     cmocka_unit_test(test_corrupt_directory),
+    cmocka_unit_test(test_threads),
     cmocka_unit_test(test_shell),
     cmocka_unit_test(test_python),
   };

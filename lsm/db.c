@@ -48,80 +48,12 @@
 #include "util.h"
 #include "version.h"
 #include "wal.h"
+#include "dbint.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_IMM          16          /* cap on lsm_options.max_immutables */
-#define GROUP_MAX_BYTES  (1<<20)     /* a commit group stops growing here */
-#define ERRMSG_SIZE      512
-
-typedef struct Writer Writer;
-struct Writer {
-  const lsm_batch *pBatch;
-  int bDone;
-  int rc;
-  char zErr[ERRMSG_SIZE];          /* message if rc is an error */
-  pthread_cond_t cond;
-  Writer *pNext;
-};
-
-typedef struct ImmMem {
-  LsmMemtable *pMem;
-  uint64_t iLog;                   /* log file holding its writes */
-} ImmMem;
-
-struct lsm_snapshot {
-  uint64_t seq;
-  lsm_snapshot *pPrev, *pNext;
-};
-
-struct lsm_db {
-  char *zDir;
-  lsm_options opts;
-  lsm_env *pEnv;
-  lsm_file *pLock;
-
-  pthread_mutex_t mutex;
-  pthread_cond_t bgCond;           /* wakes the background thread */
-  pthread_cond_t roomCond;         /* a flush finished; writers retry */
-
-  Writer *pWriterHead, *pWriterTail;
-  lsm_batch *pGroup;               /* leader's scratch for grouping */
-
-  LsmMemtable *pMem;
-  uint64_t iMemLog;
-  ImmMem aImm[MAX_IMM];
-  int nImm;
-  LsmWalWriter *pLog;
-  uint64_t iLastSeq;               /* last published sequence */
-
-  LsmVersionSet *pVs;
-  LsmCache *pBlockCache;
-  LsmTableCache *pTableCache;
-  LsmReadStats stats;
-
-  lsm_snapshot snapList;           /* sentinel of a circular list */
-
-  pthread_t bgThread;
-  int bBgStarted;
-  int bShutdown;
-  int bBgBusy;                     /* a flush is in progress */
-  int bCompacting;                 /* a compaction runs (one at a time) */
-  int bgRc;                        /* sticky background/log error */
-  char zBgErr[ERRMSG_SIZE];
-
-  pthread_mutex_t errMutex;
-  char zErrMsg[ERRMSG_SIZE];
-
-  /* Statistics (mutex held to update, except where atomic). */
-  uint64_t nUserBytes, nLogBytes, nFlushBytes, nFlushes;
-  uint64_t nCompactBytes, nCompactReadBytes, nCompactions;
-  uint64_t nStalls, nStallUs;
-  uint64_t nGets;                  /* atomic */
-};
 
 /* Parse "NNNNNN.ext"; return the number or 0 if zName is not such. */
 static uint64_t fileNumber(const char *zName, const char *zExt){
@@ -283,10 +215,65 @@ static int writeLevel0(lsm_db *db, LsmMemtable *pMem, LsmVersionEdit *pEdit){
   return rc;
 }
 
-static void removeLog(lsm_db *db, uint64_t iLog){
-  char *zPath = lsmLogFileName(db->zDir, iLog);
-  if( zPath ) db->pEnv->xRemove(db->pEnv, zPath);
-  lsmFree(zPath);
+/*
+** Delete logs older than iLive (whose data is all in tables), newest
+** kept first while their total stays within log_retain_bytes, so the
+** change feed (changes.c) can read recent history.  Failures are left
+** for the next call: an extra log costs only disk space.
+*/
+typedef struct OldLogs {
+  lsm_db *db;
+  uint64_t iLive;
+  uint64_t *aLog;
+  int nLog;
+} OldLogs;
+
+static int collectOldLog(void *pArg, const char *zName){
+  OldLogs *p = (OldLogs*)pArg;
+  uint64_t iLog = fileNumber(zName, ".log");
+  if( iLog && iLog<p->iLive ){
+    uint64_t *aNew = lsmRealloc(p->aLog, sizeof(uint64_t)*(size_t)(p->nLog+1));
+    if( aNew==0 ) return LSM_NOMEM;
+    aNew[p->nLog++] = iLog;
+    p->aLog = aNew;
+  }
+  return LSM_OK;
+}
+
+static int cmpU64(const void *a, const void *b){
+  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
+  return (x>y) - (x<y);
+}
+
+static void trimLogs(lsm_db *db, uint64_t iLive){
+  OldLogs old;
+  uint64_t nKept = 0;
+  int i;
+  memset(&old, 0, sizeof(old));
+  old.db = db;
+  old.iLive = iLive;
+  if( db->pEnv->xList(db->pEnv, db->zDir, collectOldLog, &old)==LSM_OK && old.nLog ){
+    qsort(old.aLog, (size_t)old.nLog, sizeof(uint64_t), cmpU64);
+    for(i=old.nLog-1; i>=0; i--){
+      char *zPath = lsmLogFileName(db->zDir, old.aLog[i]);
+      lsm_file *pFile = 0;
+      uint64_t nSize = 0;
+      if( zPath==0 ) break;
+      if( db->opts.log_retain_bytes
+       && db->pEnv->xOpen(db->pEnv, zPath, LSM_OPEN_READONLY, &pFile)==LSM_OK ){
+        db->pEnv->xSize(pFile, &nSize);
+        db->pEnv->xClose(pFile);
+      }
+      if( nKept + nSize <= db->opts.log_retain_bytes && db->opts.log_retain_bytes ){
+        nKept += nSize;
+      }else{
+        db->pEnv->xRemove(db->pEnv, zPath);
+        nKept = db->opts.log_retain_bytes;   /* older ones go too: no holes */
+      }
+      lsmFree(zPath);
+    }
+  }
+  lsmFree(old.aLog);
 }
 
 /*
@@ -295,7 +282,6 @@ static void removeLog(lsm_db *db, uint64_t iLog){
 */
 static int flushOldest(lsm_db *db){
   LsmMemtable *pMem = db->aImm[0].pMem;
-  uint64_t iLog = db->aImm[0].iLog;
   uint64_t iNextLog = db->nImm>1 ? db->aImm[1].iLog : db->iMemLog;
   uint64_t iLastSeq = db->iLastSeq;
   uint64_t nBytes = 0;
@@ -316,7 +302,7 @@ static int flushOldest(lsm_db *db){
     rc = lsmVersionSetApply(db->pVs, &edit);
   }
   lsmEditClear(&edit);
-  if( rc==LSM_OK ) removeLog(db, iLog);
+  if( rc==LSM_OK ) trimLogs(db, iNextLog);
   pthread_mutex_lock(&db->mutex);
   db->bBgBusy = 0;
   if( rc==LSM_OK ){
@@ -444,6 +430,74 @@ static void *bgMain(void *pArg){
 ** The write path.
 */
 
+/**************************************************************************
+** Two-phase commit.  Prepared batches are logged as LSM_REC_PREPARE and
+** kept in db->pPrepared until an LSM_REC_COMMIT (which gives them their
+** sequence numbers and applies them) or an LSM_REC_ABORT.  Only the
+** commit leader changes the list, under the mutex.
+*/
+
+static Prepared *preparedFind(lsm_db *db, uint64_t iTxn){
+  Prepared *p;
+  for(p=db->pPrepared; p && p->iTxn!=iTxn; p=p->pNext);
+  return p;
+}
+
+static void preparedRemove(lsm_db *db, uint64_t iTxn){
+  Prepared **pp;
+  for(pp=&db->pPrepared; *pp; pp=&(*pp)->pNext){
+    if( (*pp)->iTxn==iTxn ){
+      Prepared *p = *pp;
+      *pp = p->pNext;
+      lsmBufFree(&p->data);
+      lsmFree(p);
+      return;
+    }
+  }
+}
+
+/* A new prepared entry holding a copy of the batch aData[0..nData-1]
+** (not yet linked into the list).  NULL on NOMEM. */
+static Prepared *preparedNew(uint64_t iTxn, const uint8_t *aData, size_t nData){
+  Prepared *p = lsmMallocZero(sizeof(*p));
+  if( p ){
+    p->iTxn = iTxn;
+    if( lsmBufSet(&p->data, aData, nData)!=LSM_OK ){
+      lsmFree(p);
+      p = 0;
+    }
+  }
+  return p;
+}
+
+/* Append a two-phase record: txn u64, then optionally a u64 and/or a
+** batch. */
+static int logTxnRecord(LsmWalWriter *pLog, int type, uint64_t iTxn,
+                        const uint64_t *pExtra, const LsmBuf *pBatch){
+  LsmBuf rec = {0, 0, 0};
+  uint8_t a[16];
+  int rc;
+  lsmPut64(a, iTxn);
+  if( pExtra ) lsmPut64(a+8, *pExtra);
+  rc = lsmBufAppend(&rec, a, pExtra ? 16 : 8);
+  if( rc==LSM_OK && pBatch ) rc = lsmBufAppend(&rec, pBatch->p, pBatch->n);
+  if( rc==LSM_OK ) rc = lsmWalWriterAppend(pLog, type, rec.p, rec.n);
+  lsmBufFree(&rec);
+  return rc;
+}
+
+/* Log every prepared transaction again in a new log, so that retiring
+** older logs never loses one, and sync it. */
+static int relogPrepared(lsm_db *db, LsmWalWriter *pLog){
+  Prepared *p;
+  int rc = LSM_OK;
+  for(p=db->pPrepared; rc==LSM_OK && p; p=p->pNext){
+    rc = logTxnRecord(pLog, LSM_REC_PREPARE, p->iTxn, 0, &p->data);
+  }
+  if( rc==LSM_OK && db->pPrepared ) rc = lsmWalWriterSync(pLog);
+  return rc;
+}
+
 /* Start a new log and freeze the memtable (leader, mutex held; released
 ** during file operations, which only the leader performs). */
 static int switchMemtable(lsm_db *db){
@@ -463,6 +517,7 @@ static int switchMemtable(lsm_db *db){
   }
   if( rc==LSM_OK ) rc = lsmWalWriterOpen(db->pEnv, zPath, 1, &pNewLog);
   if( rc==LSM_OK ) rc = db->pEnv->xSyncDir(db->pEnv, db->zDir);
+  if( rc==LSM_OK ) rc = relogPrepared(db, pNewLog);
   pthread_mutex_lock(&db->mutex);
   if( rc==LSM_OK ){
     db->aImm[db->nImm].pMem = db->pMem;
@@ -571,20 +626,20 @@ static void finishWriters(lsm_db *db, Writer *pLast, int rc){
 /*
 ** Gather the batches queued behind the leader into db->pGroup (mutex
 ** held).  Returns the batch to write and sets *ppLast to the last writer
-** included.
+** included.  Only plain batches are grouped.
 */
 static const lsm_batch *buildGroup(lsm_db *db, Writer **ppLast, int *pRc){
   Writer *w = db->pWriterHead;
   size_t nMax = GROUP_MAX_BYTES;
   *ppLast = w;
-  if( w->pNext==0 ) return w->pBatch;
+  if( w->pNext==0 || w->pNext->eOp!=WRITE_BATCH ) return w->pBatch;
   /* A small leader should not wait behind a huge group. */
   if( lsm_batch_size(w->pBatch) <= (128<<10) ){
     nMax = lsm_batch_size(w->pBatch) + (128<<10);
   }
   lsm_batch_clear(db->pGroup);
   *pRc = lsmBatchAppend(db->pGroup, w->pBatch);
-  while( *pRc==LSM_OK && w->pNext
+  while( *pRc==LSM_OK && w->pNext && w->pNext->eOp==WRITE_BATCH
       && lsm_batch_size(db->pGroup) + lsm_batch_size(w->pNext->pBatch)<=nMax ){
     w = w->pNext;
     *pRc = lsmBatchAppend(db->pGroup, w->pBatch);
@@ -593,66 +648,215 @@ static const lsm_batch *buildGroup(lsm_db *db, Writer **ppLast, int *pRc){
   return db->pGroup;
 }
 
-int lsm_write(lsm_db *db, const lsm_batch *pBatch){
-  Writer w;
-  Writer *pLast = 0;
+/* Commit the group of plain batches at the head (leader, mutex held;
+** released during I/O). */
+static int leaderBatch(lsm_db *db, Writer **ppLast){
   int rc = LSM_OK;
+  lsm_batch *pWrite = (lsm_batch*)buildGroup(db, ppLast, &rc);
+  uint64_t seq;
+  size_t nData;
+  const uint8_t *aData;
+  LsmMemtable *pMem;
+  if( rc!=LSM_OK ) return rc;
+  seq = db->iLastSeq + 1;
+  lsmBatchSetSeq(pWrite, seq);
+  aData = lsmBatchData(pWrite, &nData);
+  pMem = db->pMem;
+  pthread_mutex_unlock(&db->mutex);
 
+  rc = lsmWalWriterAppend(db->pLog, db->opts.sync_mode==LSM_SYNC_FULL ?
+                          LSM_REC_BATCH_SYNC : LSM_REC_BATCH, aData, nData);
+  if( rc==LSM_OK && db->opts.sync_mode==LSM_SYNC_FULL ){
+    rc = lsmWalWriterSync(db->pLog);
+  }
+  if( rc==LSM_OK ) rc = lsmBatchInsert(aData, nData, pMem);
+
+  pthread_mutex_lock(&db->mutex);
+  if( rc==LSM_OK ){
+    __atomic_store_n(&db->iLastSeq, seq + lsm_batch_count(pWrite) - 1,
+                     __ATOMIC_RELEASE);
+    db->nUserBytes += nData - LSM_BATCH_HEADER;
+    db->nLogBytes += nData + LSM_WAL_HEADER;
+  }
+  return rc;
+}
+
+/* Log the run of PREPARE writers at the head with one sync (leader,
+** mutex held; released during I/O). */
+static int leaderPrepare(lsm_db *db, Writer **ppLast){
+  Prepared *pNew = 0, *p;
+  Writer *w;
+  size_t nTotal = 0;
+  int rc = LSM_OK;
+  for(w=db->pWriterHead; w && w->eOp==WRITE_PREPARE; w=w->pNext){
+    size_t nData;
+    const uint8_t *aData;
+    if( w!=db->pWriterHead && nTotal>=GROUP_MAX_BYTES ) break;
+    if( preparedFind(db, w->iTxn) ){
+      if( w==db->pWriterHead ){
+        rc = lsmErr(LSM_INVALID, "transaction %llu is already prepared",
+                    (unsigned long long)w->iTxn);
+      }
+      break;
+    }
+    for(p=pNew; p && p->iTxn!=w->iTxn; p=p->pNext);
+    if( p ) break;                     /* same id twice: next group */
+    aData = lsmBatchData(w->pBatch, &nData);
+    p = preparedNew(w->iTxn, aData, nData);
+    if( p==0 ){
+      if( w==db->pWriterHead ) rc = LSM_NOMEM;
+      break;
+    }
+    p->pNext = pNew;
+    pNew = p;
+    nTotal += nData;
+    *ppLast = w;
+  }
+  if( rc==LSM_OK ){
+    pthread_mutex_unlock(&db->mutex);
+    for(p=pNew; rc==LSM_OK && p; p=p->pNext){
+      rc = logTxnRecord(db->pLog, LSM_REC_PREPARE, p->iTxn, 0, &p->data);
+      nTotal += 8 + LSM_WAL_HEADER;
+    }
+    if( rc==LSM_OK && db->opts.sync_mode==LSM_SYNC_FULL ){
+      rc = lsmWalWriterSync(db->pLog);
+    }
+    pthread_mutex_lock(&db->mutex);
+    if( rc==LSM_OK ) db->nLogBytes += nTotal;
+  }
+  while( pNew ){
+    p = pNew;
+    pNew = p->pNext;
+    if( rc==LSM_OK ){
+      p->pNext = db->pPrepared;
+      db->pPrepared = p;
+    }else{
+      lsmBufFree(&p->data);
+      lsmFree(p);
+    }
+  }
+  return rc;
+}
+
+/* Commit or abort the prepared transaction of the head writer (leader,
+** mutex held; released during I/O). */
+static int leaderResolve(lsm_db *db, Writer *w){
+  Prepared *p = preparedFind(db, w->iTxn);
+  uint64_t seq = db->iLastSeq + 1;
+  uint32_t nOp;
+  LsmMemtable *pMem = db->pMem;
+  int rc;
+  if( p==0 ){
+    return lsmErr(LSM_NOTFOUND, "no prepared transaction %llu",
+                  (unsigned long long)w->iTxn);
+  }
+  nOp = lsmBatchDataCount(p->data.p);
+  pthread_mutex_unlock(&db->mutex);
+  if( w->eOp==WRITE_COMMIT ){
+    /* Not synced: the caller's own record of its decision, together
+    ** with the prepared record, is what makes the commit durable. */
+    rc = logTxnRecord(db->pLog, LSM_REC_COMMIT, w->iTxn, &seq, 0);
+    if( rc==LSM_OK ){
+      lsmPut64(p->data.p, seq);
+      rc = lsmBatchInsert(p->data.p, p->data.n, pMem);
+    }
+  }else{
+    rc = logTxnRecord(db->pLog, LSM_REC_ABORT, w->iTxn, 0, 0);
+  }
+  pthread_mutex_lock(&db->mutex);
+  if( rc==LSM_OK ){
+    if( w->eOp==WRITE_COMMIT && nOp>0 ){
+      __atomic_store_n(&db->iLastSeq, seq + nOp - 1, __ATOMIC_RELEASE);
+      db->nUserBytes += p->data.n - LSM_BATCH_HEADER;
+    }
+    preparedRemove(db, w->iTxn);
+  }
+  return rc;
+}
+
+/*
+** Queue w, and if it becomes the leader, perform its operation and those
+** it groups with.  Returns w's result.
+*/
+static int submitWriter(lsm_db *db, Writer *w){
+  int rc;
   lsmErrClear();
   if( db->opts.read_only ){
     return dbResult(db, lsmErr(LSM_READONLY, "%s is open read-only", db->zDir));
   }
-  if( lsm_batch_count(pBatch)==0 ) return LSM_OK;
-  memset(&w, 0, sizeof(w));
-  w.pBatch = pBatch;
-  pthread_cond_init(&w.cond, 0);
-
+  pthread_cond_init(&w->cond, 0);
   pthread_mutex_lock(&db->mutex);
-  queueWriter(db, &w);
-  if( !w.bDone ){
-    lsm_batch *pWrite;
-    LsmMemtable *pMem;
-    uint64_t seq;
-    size_t nData;
-    const uint8_t *aData;
-
+  queueWriter(db, w);
+  if( !w->bDone ){
+    Writer *pLast = w;
     rc = makeRoom(db, 0);
-    pLast = &w;
-    pWrite = rc==LSM_OK ? (lsm_batch*)buildGroup(db, &pLast, &rc) : 0;
     if( rc==LSM_OK ){
-      seq = db->iLastSeq + 1;
-      lsmBatchSetSeq(pWrite, seq);
-      aData = lsmBatchData(pWrite, &nData);
-      pMem = db->pMem;
-      pthread_mutex_unlock(&db->mutex);
-
-      rc = lsmWalWriterAppend(db->pLog, db->opts.sync_mode==LSM_SYNC_FULL ?
-                              LSM_REC_BATCH_SYNC : LSM_REC_BATCH, aData, nData);
-      if( rc==LSM_OK && db->opts.sync_mode==LSM_SYNC_FULL ){
-        rc = lsmWalWriterSync(db->pLog);
+      switch( w->eOp ){
+        case WRITE_BATCH:   rc = leaderBatch(db, &pLast); break;
+        case WRITE_PREPARE: rc = leaderPrepare(db, &pLast); break;
+        default:            rc = leaderResolve(db, w); break;
       }
-      if( rc==LSM_OK ) rc = lsmBatchInsert(aData, nData, pMem);
-
-      pthread_mutex_lock(&db->mutex);
-      if( rc==LSM_OK ){
-        __atomic_store_n(&db->iLastSeq, seq + lsm_batch_count(pWrite) - 1,
-                         __ATOMIC_RELEASE);
-        db->nUserBytes += nData - LSM_BATCH_HEADER;
-        db->nLogBytes += nData + LSM_WAL_HEADER;
-      }else{
-        /* The log or memtable may now hold part of this group: refuse
-        ** further writes until reopened (recovery sorts it out). */
+      /* A failed log append or memtable insert leaves the log or memtable
+      ** holding part of a group: refuse further writes until reopened
+      ** (recovery sorts it out).  Misuse errors change nothing. */
+      if( rc!=LSM_OK && rc!=LSM_INVALID && rc!=LSM_NOTFOUND ){
         setBgError(db, rc);
       }
     }
     finishWriters(db, pLast, rc);
   }else{
-    rc = w.rc;
-    if( rc!=LSM_OK ) lsmErr(rc, "%s", w.zErr);
+    rc = w->rc;
+    if( rc!=LSM_OK ) lsmErr(rc, "%s", w->zErr);
   }
   pthread_mutex_unlock(&db->mutex);
-  pthread_cond_destroy(&w.cond);
+  pthread_cond_destroy(&w->cond);
   return dbResult(db, rc);
+}
+
+int lsm_write(lsm_db *db, const lsm_batch *pBatch){
+  Writer w;
+  if( lsm_batch_count(pBatch)==0 ) return LSM_OK;
+  memset(&w, 0, sizeof(w));
+  w.eOp = WRITE_BATCH;
+  w.pBatch = pBatch;
+  return submitWriter(db, &w);
+}
+
+int lsm_prepare(lsm_db *db, const lsm_batch *pBatch, uint64_t iTxn){
+  Writer w;
+  memset(&w, 0, sizeof(w));
+  w.eOp = WRITE_PREPARE;
+  w.pBatch = pBatch;
+  w.iTxn = iTxn;
+  return submitWriter(db, &w);
+}
+
+int lsm_commit_prepared(lsm_db *db, uint64_t iTxn){
+  Writer w;
+  memset(&w, 0, sizeof(w));
+  w.eOp = WRITE_COMMIT;
+  w.iTxn = iTxn;
+  return submitWriter(db, &w);
+}
+
+int lsm_rollback_prepared(lsm_db *db, uint64_t iTxn){
+  Writer w;
+  memset(&w, 0, sizeof(w));
+  w.eOp = WRITE_ABORT;
+  w.iTxn = iTxn;
+  return submitWriter(db, &w);
+}
+
+int lsm_prepared(lsm_db *db, uint64_t *aTxn, int nMax){
+  Prepared *p;
+  int n = 0;
+  pthread_mutex_lock(&db->mutex);
+  for(p=db->pPrepared; p; p=p->pNext){
+    if( n<nMax ) aTxn[n] = p->iTxn;
+    n++;
+  }
+  pthread_mutex_unlock(&db->mutex);
+  return n;
 }
 
 static int writeOne(lsm_db *db, int kind, const void *pKey, size_t nKey,
@@ -1012,10 +1216,6 @@ static int scanEntry(void *pArg, const char *zName){
   return LSM_OK;
 }
 
-static int cmpU64(const void *a, const void *b){
-  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
-  return (x>y) - (x<y);
-}
 
 typedef struct ReplayCtx {
   lsm_db *db;
@@ -1023,6 +1223,42 @@ typedef struct ReplayCtx {
   LsmVersionEdit *pEdit;
   uint64_t iMaxSeq;
 } ReplayCtx;
+
+/* Replay one two-phase record into the prepared list / the memtable. */
+static int replayTxnRecord(ReplayCtx *p, int type, const uint8_t *a, size_t n){
+  lsm_db *db = p->db;
+  uint64_t iTxn;
+  Prepared *pTxn;
+  if( n<8 ) return LSM_CORRUPT;
+  iTxn = lsmGet64(a);
+  pTxn = preparedFind(db, iTxn);
+  if( type==LSM_REC_PREPARE ){
+    if( n<8+LSM_BATCH_HEADER ) return LSM_CORRUPT;
+    /* A transaction logged again after a log switch: keep one copy. */
+    if( pTxn ) return LSM_OK;
+    pTxn = preparedNew(iTxn, a+8, n-8);
+    if( pTxn==0 ) return LSM_NOMEM;
+    pTxn->pNext = db->pPrepared;
+    db->pPrepared = pTxn;
+    return LSM_OK;
+  }
+  if( pTxn==0 ) return LSM_CORRUPT;     /* resolved but never prepared */
+  if( type==LSM_REC_COMMIT ){
+    uint64_t seq;
+    uint32_t nOp = lsmBatchDataCount(pTxn->data.p);
+    int rc;
+    if( n!=16 ) return LSM_CORRUPT;
+    seq = lsmGet64(a+8);
+    lsmPut64(pTxn->data.p, seq);
+    rc = lsmBatchInsert(pTxn->data.p, pTxn->data.n, p->pMem);
+    if( rc!=LSM_OK ) return rc;
+    if( nOp>0 && seq+nOp-1>p->iMaxSeq ) p->iMaxSeq = seq+nOp-1;
+  }else if( n!=8 ){
+    return LSM_CORRUPT;
+  }
+  preparedRemove(db, iTxn);
+  return LSM_OK;
+}
 
 /*
 ** Replay log iLog into p->pMem, writing level-0 tables whenever the
@@ -1041,6 +1277,14 @@ static int replayLog(ReplayCtx *p, uint64_t iLog, int bNewest){
     size_t nPayload;
     rc = lsmWalReaderNext(pReader, &type, &aPayload, &nPayload);
     if( rc!=LSM_OK ) break;
+    if( type==LSM_REC_PREPARE || type==LSM_REC_COMMIT || type==LSM_REC_ABORT ){
+      rc = replayTxnRecord(p, type, aPayload, nPayload);
+      if( rc==LSM_CORRUPT ){
+        rc = lsmErr(rc, "%s: bad two-phase commit record at offset %llu",
+                    zPath, (unsigned long long)lsmWalReaderTailOffset(pReader));
+      }
+      continue;
+    }
     if( (type!=LSM_REC_BATCH && type!=LSM_REC_BATCH_SYNC)
      || nPayload<LSM_BATCH_HEADER ){
       rc = lsmErr(LSM_CORRUPT, "%s: unexpected record (type %d, %zu bytes)",
@@ -1081,16 +1325,14 @@ static int replayLog(ReplayCtx *p, uint64_t iLog, int bNewest){
   return rc;
 }
 
-/* Remove every file of the directory the engine no longer needs. */
+/* Remove every table, manifest and temporary file of the directory that
+** the engine no longer needs (logs: trimLogs). */
 static int removeObsolete(void *pArg, const char *zName){
   lsm_db *db = (lsm_db*)pArg;
   LsmVersion *v = db->pVs->pCurrent;
-  uint64_t iLog = fileNumber(zName, ".log");
   uint64_t iSst = fileNumber(zName, ".sst");
   int bRemove = 0;
-  if( iLog ){
-    bRemove = iLog<db->iMemLog;
-  }else if( iSst ){
+  if( iSst ){
     int i, j;
     bRemove = 1;
     for(i=0; i<LSM_NUM_LEVELS; i++){
@@ -1159,6 +1401,7 @@ static int recoverDb(lsm_db *db){
     zLog = lsmLogFileName(db->zDir, iLog);
     if( rc==LSM_OK && zLog==0 ) rc = LSM_NOMEM;
     if( rc==LSM_OK ) rc = lsmWalWriterOpen(db->pEnv, zLog, 1, &db->pLog);
+    if( rc==LSM_OK ) rc = relogPrepared(db, db->pLog);
     if( rc==LSM_OK ){
       db->iMemLog = iLog;
       edit.bLogNumber = 1;
@@ -1169,7 +1412,10 @@ static int recoverDb(lsm_db *db){
       rc = lsmVersionSetRewrite(db->pVs, &edit);
     }
     if( rc==LSM_OK ) rc = lsmMemtableNew(&db->pMem);
-    if( rc==LSM_OK ) db->pEnv->xList(db->pEnv, db->zDir, removeObsolete, db);
+    if( rc==LSM_OK ){
+      db->pEnv->xList(db->pEnv, db->zDir, removeObsolete, db);
+      trimLogs(db, iLog);
+    }
     lsmFree(zLog);
   }
   if( ctx.pMem ) lsmMemtableUnref(ctx.pMem);
@@ -1273,6 +1519,7 @@ int lsm_close(lsm_db *db){
   lsmWalWriterClose(db->pLog);
   if( db->pMem ) lsmMemtableUnref(db->pMem);
   for(i=0; i<db->nImm; i++) lsmMemtableUnref(db->aImm[i].pMem);
+  while( db->pPrepared ) preparedRemove(db, db->pPrepared->iTxn);
   lsmVersionSetFree(db->pVs);
   if( db->pTableCache ) lsmTableCacheFree(db->pTableCache);
   if( db->pBlockCache ) lsmCacheFree(db->pBlockCache);

@@ -229,6 +229,28 @@ int lsm_batch_get(const lsm_batch *pBatch, const void *pKey, size_t nKey,
                   const void **ppVal, size_t *pnVal, int *pbDeleted);
 
 /*
+** Two-phase commit, for a caller that must commit this database together
+** with another store (the SQLite extension commits with the main
+** database file).
+**
+** lsm_prepare writes pBatch to the log as transaction iTxn (any caller-
+** chosen number unique among pending transactions), durable under the
+** handle's sync mode, without applying it: nobody sees it yet.  Then
+** exactly one of lsm_commit_prepared (apply it atomically, with fresh
+** sequence numbers) or lsm_rollback_prepared (forget it).  Neither can
+** lose the decision: a crash after lsm_prepare leaves iTxn "in doubt",
+** and lsm_open recovers it as such; lsm_prepared lists the in-doubt
+** transactions so the caller can resolve each one from its own records.
+** A transaction stays durable across log switches until resolved.
+*/
+int lsm_prepare(lsm_db *db, const lsm_batch *pBatch, uint64_t iTxn);
+int lsm_commit_prepared(lsm_db *db, uint64_t iTxn);
+int lsm_rollback_prepared(lsm_db *db, uint64_t iTxn);
+/* Copy up to nMax in-doubt transaction ids to aTxn; return how many
+** there are in all. */
+int lsm_prepared(lsm_db *db, uint64_t *aTxn, int nMax);
+
+/*
 ** Snapshots: a consistent read point.  Reads through a snapshot see
 ** exactly the commits made before it was taken, however long it lives.
 */
@@ -286,6 +308,29 @@ int lsm_compact(lsm_db *db, const void *pLo, size_t nLo,
 **                full compaction has left one level holding everything.
 **   read_amp   = tables searched per point read that reached the tables.
 */
+/*
+** Online backup: write a consistent copy of the database, as of one
+** committed point, to the new directory zDest (created; it must not
+** exist).  Tables are hard-linked where the file system allows, copied
+** otherwise; what is still in memory is written as a new table.  Writers
+** continue meanwhile.  The copy opens with lsm_open like any database.
+*/
+int lsm_backup(lsm_db *db, const char *zDest);
+
+/*
+** Change feed: every committed write with a sequence number greater than
+** iAfter, in commit order, read from the retained logs (see
+** lsm_options.log_retain_bytes).  LSM_NOTFOUND with a message if part of
+** that history is no longer retained.  lsm_changes_next returns
+** LSM_NOTFOUND at the end; pointers stay valid until the next call.
+*/
+typedef struct lsm_changes lsm_changes;
+int lsm_changes_open(lsm_db *db, uint64_t iAfter, lsm_changes **pp);
+int lsm_changes_next(lsm_changes *p, uint64_t *pSeq, int *pbDelete,
+                     const void **ppKey, size_t *pnKey,
+                     const void **ppVal, size_t *pnVal);
+void lsm_changes_close(lsm_changes *p);
+
 #define LSM_MAX_LEVELS 7
 typedef struct lsm_stats {
   int anLevelFiles[LSM_MAX_LEVELS];

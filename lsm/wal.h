@@ -36,6 +36,9 @@
 #define LSM_REC_BATCH     1   /* payload: an encoded write batch (batch.h) */
 #define LSM_REC_EDIT      2   /* payload: a manifest version edit */
 #define LSM_REC_BATCH_SYNC 3  /* a batch the writer synced before acking */
+#define LSM_REC_PREPARE   4   /* txn u64 | encoded batch (seq field unused) */
+#define LSM_REC_COMMIT    5   /* txn u64 | first sequence u64 */
+#define LSM_REC_ABORT     6   /* txn u64 */
 
 typedef struct LsmWalWriter LsmWalWriter;
 typedef struct LsmWalReader LsmWalReader;

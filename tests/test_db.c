@@ -696,6 +696,143 @@ static void test_io_errors(void **state){
   testenvFree(pTest);
 }
 
+/**************************************************************************
+** Two-phase commit.
+*/
+
+static void prepareOne(lsm_db *db, uint64_t iTxn, const char *zKey, const char *zVal){
+  lsm_batch *b = 0;
+  assert_int_equal(lsm_batch_new(&b), LSM_OK);
+  assert_int_equal(lsm_batch_put(b, zKey, strlen(zKey), zVal, strlen(zVal)), LSM_OK);
+  assert_int_equal(lsm_prepare(db, b, iTxn), LSM_OK);
+  lsm_batch_free(b);
+}
+
+static void test_two_phase(void **state){
+  lsm_options opts;
+  lsm_db *db;
+  uint64_t aTxn[4];
+  int i;
+  (void)state;
+  lsm_options_init(&opts);
+  opts.memtable_size = 4<<10;
+  db = openDb(&opts);
+  prepareOne(db, 7, "k1", "a");
+  checkStr(db, 0, "k1", 0);                  /* invisible until committed */
+  assert_int_equal(lsm_prepared(db, aTxn, 4), 1);
+  assert_int_equal(aTxn[0], 7);
+  assert_int_equal(lsm_commit_prepared(db, 7), LSM_OK);
+  checkStr(db, 0, "k1", "a");
+  assert_int_equal(lsm_last_seq(db), 1);
+  assert_int_equal(lsm_prepared(db, aTxn, 4), 0);
+  assert_int_equal(lsm_commit_prepared(db, 7), LSM_NOTFOUND);
+
+  prepareOne(db, 8, "k2", "b");
+  assert_int_equal(lsm_rollback_prepared(db, 8), LSM_OK);
+  checkStr(db, 0, "k2", 0);
+
+  prepareOne(db, 9, "k3", "c");
+  {
+    lsm_batch *b = 0;
+    assert_int_equal(lsm_batch_new(&b), LSM_OK);
+    assert_int_equal(lsm_batch_put(b, "x", 1, "y", 1), LSM_OK);
+    assert_int_equal(lsm_prepare(db, b, 9), LSM_INVALID);
+    lsm_batch_free(b);
+  }
+  /* Log switches and flushes while 9 is pending must not lose it. */
+  for(i=0; i<300; i++){
+    char zK[32];
+    snprintf(zK, sizeof(zK), "fill%04d", i);
+    putStr(db, zK, "0123456789012345678901234567890123456789");
+  }
+  assert_int_equal(lsm_flush(db), LSM_OK);
+  assert_int_equal(lsm_close(db), LSM_OK);
+
+  db = openDb(&opts);
+  assert_int_equal(lsm_prepared(db, aTxn, 4), 1);
+  assert_int_equal(aTxn[0], 9);
+  checkStr(db, 0, "k3", 0);
+  checkStr(db, 0, "k1", "a");
+  assert_int_equal(lsm_commit_prepared(db, 9), LSM_OK);
+  checkStr(db, 0, "k3", "c");
+  prepareOne(db, 10, "k4", "d");
+  assert_int_equal(lsm_close(db), LSM_OK);
+
+  /* A commit record replays; an unresolved one stays in doubt. */
+  db = openDb(&opts);
+  checkStr(db, 0, "k3", "c");
+  assert_int_equal(lsm_prepared(db, aTxn, 4), 1);
+  assert_int_equal(aTxn[0], 10);
+  assert_int_equal(lsm_rollback_prepared(db, 10), LSM_OK);
+  assert_int_equal(lsm_close(db), LSM_OK);
+  db = openDb(&opts);
+  assert_int_equal(lsm_prepared(db, aTxn, 4), 0);
+  checkStr(db, 0, "k4", 0);
+  assert_int_equal(lsm_close(db), LSM_OK);
+}
+
+/* A prepared transaction is durable under sync=full: a power loss just
+** after lsm_prepare returns leaves it in doubt, not lost. */
+static void test_two_phase_power_loss(void **state){
+  TestEnv *pTest = testenvNew();
+  lsm_options opts;
+  lsm_db *db;
+  uint64_t aTxn[2];
+  (void)state;
+  lsm_options_init(&opts);
+  opts.env = testenvEnv(pTest);
+  testRmTree(zDir);
+  db = openDb(&opts);
+  prepareOne(db, 42, "p", "q");
+  testenvCrash(pTest, 1, 7);
+  lsm_close(db);
+  testenvRestart(pTest);
+  db = openDb(&opts);
+  assert_int_equal(lsm_prepared(db, aTxn, 2), 1);
+  assert_int_equal(aTxn[0], 42);
+  assert_int_equal(lsm_commit_prepared(db, 42), LSM_OK);
+  checkStr(db, 0, "p", "q");
+  assert_int_equal(lsm_close(db), LSM_OK);
+  testenvFree(pTest);
+}
+
+/* Old logs are kept up to log_retain_bytes, and only that much. */
+static int countLogs(void *pArg, const char *zName){
+  size_t n = strlen(zName);
+  if( n>4 && strcmp(zName+n-4, ".log")==0 ) (*(int*)pArg)++;
+  return 0;
+}
+
+static void test_log_retention(void **state){
+  lsm_options opts;
+  lsm_db *db;
+  int i, nLog = 0;
+  lsm_env *pEnv = lsm_env_default();
+  (void)state;
+  lsm_options_init(&opts);
+  opts.memtable_size = 8<<10;
+  opts.sync_mode = LSM_SYNC_OFF;
+  opts.log_retain_bytes = 1<<30;
+  db = openDb(&opts);
+  for(i=0; i<2000; i++){
+    char zK[32];
+    snprintf(zK, sizeof(zK), "r%05d", i);
+    putStr(db, zK, "0123456789012345678901234567890123456789");
+  }
+  assert_int_equal(lsm_flush(db), LSM_OK);
+  pEnv->xList(pEnv, zDir, countLogs, &nLog);
+  assert_true(nLog>5);
+  assert_int_equal(lsm_close(db), LSM_OK);
+  /* Without retention only the live log remains. */
+  opts.log_retain_bytes = 0;
+  db = openDb(&opts);
+  nLog = 0;
+  pEnv->xList(pEnv, zDir, countLogs, &nLog);
+  assert_int_equal(nLog, 1);
+  checkStr(db, 0, "r01999", "0123456789012345678901234567890123456789");
+  assert_int_equal(lsm_close(db), LSM_OK);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
@@ -710,6 +847,9 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_power_loss, setup, teardown),
     cmocka_unit_test_setup_teardown(test_io_errors, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_two_phase, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_two_phase_power_loss, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_log_retention, setup, teardown),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }

@@ -1,0 +1,106 @@
+/*
+** dbint.h -- the database handle's private structure, shared by the
+** engine files that work on a whole database (db.c, backup.c, ...).
+** Nothing outside lsm/ sees it.  db.c's essay describes the locking:
+** db->mutex guards every field not marked otherwise.
+*/
+#ifndef LSM_DBINT_H
+#define LSM_DBINT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "lsm.h"
+#include "cache.h"
+#include "memtable.h"
+#include "table.h"
+#include "version.h"
+#include "wal.h"
+
+#define MAX_IMM          16          /* cap on lsm_options.max_immutables */
+#define GROUP_MAX_BYTES  (1<<20)     /* a commit group stops growing here */
+#define ERRMSG_SIZE      512
+
+/* What a queued writer asks the commit leader to do. */
+#define WRITE_BATCH    0           /* commit pBatch */
+#define WRITE_PREPARE  1           /* log pBatch as prepared iTxn */
+#define WRITE_COMMIT   2           /* commit prepared iTxn */
+#define WRITE_ABORT    3           /* forget prepared iTxn */
+
+typedef struct Writer Writer;
+struct Writer {
+  int eOp;                         /* WRITE_* */
+  uint64_t iTxn;                   /* for the two-phase operations */
+  const lsm_batch *pBatch;
+  int bDone;
+  int rc;
+  char zErr[ERRMSG_SIZE];          /* message if rc is an error */
+  pthread_cond_t cond;
+  Writer *pNext;
+};
+
+/* A prepared transaction waiting for its decision. */
+typedef struct Prepared Prepared;
+struct Prepared {
+  uint64_t iTxn;
+  LsmBuf data;                     /* the encoded batch */
+  Prepared *pNext;
+};
+
+typedef struct ImmMem {
+  LsmMemtable *pMem;
+  uint64_t iLog;                   /* log file holding its writes */
+} ImmMem;
+
+struct lsm_snapshot {
+  uint64_t seq;
+  lsm_snapshot *pPrev, *pNext;
+};
+
+struct lsm_db {
+  char *zDir;
+  lsm_options opts;
+  lsm_env *pEnv;
+  lsm_file *pLock;
+
+  pthread_mutex_t mutex;
+  pthread_cond_t bgCond;           /* wakes the background thread */
+  pthread_cond_t roomCond;         /* a flush finished; writers retry */
+
+  Writer *pWriterHead, *pWriterTail;
+  lsm_batch *pGroup;               /* leader's scratch for grouping */
+
+  LsmMemtable *pMem;
+  uint64_t iMemLog;
+  ImmMem aImm[MAX_IMM];
+  int nImm;
+  LsmWalWriter *pLog;
+  uint64_t iLastSeq;               /* last published sequence */
+
+  LsmVersionSet *pVs;
+  LsmCache *pBlockCache;
+  LsmTableCache *pTableCache;
+  LsmReadStats stats;
+
+  lsm_snapshot snapList;           /* sentinel of a circular list */
+  Prepared *pPrepared;             /* changed only by the commit leader */
+
+  pthread_t bgThread;
+  int bBgStarted;
+  int bShutdown;
+  int bBgBusy;                     /* a flush is in progress */
+  int bCompacting;                 /* a compaction runs (one at a time) */
+  int bgRc;                        /* sticky background/log error */
+  char zBgErr[ERRMSG_SIZE];
+
+  pthread_mutex_t errMutex;
+  char zErrMsg[ERRMSG_SIZE];
+
+  /* Statistics (mutex held to update, except where atomic). */
+  uint64_t nUserBytes, nLogBytes, nFlushBytes, nFlushes;
+  uint64_t nCompactBytes, nCompactReadBytes, nCompactions;
+  uint64_t nStalls, nStallUs;
+  uint64_t nGets;                  /* atomic */
+};
+
+#endif /* LSM_DBINT_H */

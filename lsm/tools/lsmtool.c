@@ -190,6 +190,9 @@ static const char *toolRecordName(int type){
     case LSM_REC_BATCH:      return "batch";
     case LSM_REC_EDIT:       return "edit";
     case LSM_REC_BATCH_SYNC: return "batch-sync";
+    case LSM_REC_PREPARE:    return "prepare";
+    case LSM_REC_COMMIT:     return "commit";
+    case LSM_REC_ABORT:      return "abort";
   }
   return "unknown";
 }
@@ -408,6 +411,16 @@ static int toolDumpRecord(void *pArg, const char *zPath, uint64_t iOff,
     }
     rc = lsmBatchForEach(a, n, toolPrintOp, 0);
     if( rc!=LSM_OK ) rc = toolWrap(rc, zPath, "record", iOff);
+  }else if( type==LSM_REC_PREPARE && n>=8+LSM_BATCH_HEADER ){
+    printf(" txn %llu count %u\n", (unsigned long long)lsmGet64(a),
+           (unsigned)lsmBatchDataCount(a+8));
+    rc = lsmBatchForEach(a+8, n-8, toolPrintOp, 0);
+    if( rc!=LSM_OK ) rc = toolWrap(rc, zPath, "record", iOff);
+  }else if( type==LSM_REC_COMMIT && n==16 ){
+    printf(" txn %llu seq %llu\n", (unsigned long long)lsmGet64(a),
+           (unsigned long long)lsmGet64(a+8));
+  }else if( type==LSM_REC_ABORT && n==8 ){
+    printf(" txn %llu\n", (unsigned long long)lsmGet64(a));
   }else if( type==LSM_REC_EDIT ){
     LsmVersionEdit e;
     putchar('\n');
@@ -733,12 +746,19 @@ static int toolIgnoreOp(void *pArg, uint64_t seq, int kind,
   return LSM_OK;
 }
 
-/* ToolRecordFn for a live log: each record must be a well-formed batch. */
+/* ToolRecordFn for a live log: each record must be a well-formed batch
+** or two-phase commit record. */
 static int toolCheckLogRecord(void *pArg, const char *zPath, uint64_t iOff,
                               int type, const uint8_t *a, size_t n){
   int rc;
   (void)pArg;
-  if( type!=LSM_REC_BATCH && type!=LSM_REC_BATCH_SYNC ){
+  if( (type==LSM_REC_COMMIT && n==16) || (type==LSM_REC_ABORT && n==8) ){
+    return LSM_OK;
+  }
+  if( type==LSM_REC_PREPARE && n>=8 ){
+    a += 8;
+    n -= 8;
+  }else if( type!=LSM_REC_BATCH && type!=LSM_REC_BATCH_SYNC ){
     return lsmErr(LSM_CORRUPT, "%s: record at offset %llu has type %d, "
                   "not a write batch", zPath, (unsigned long long)iOff, type);
   }

@@ -193,7 +193,8 @@ void lsmvRangeSetFree(LsmvRangeSet *p){
 /* Compare byte strings a[0..na-1] and b[0..nb-1], shorter first on a tie. */
 static int planCmp(const unsigned char *a, size_t na,
                    const unsigned char *b, size_t nb){
-  int c = memcmp(a, b, na<nb ? na : nb);
+  size_t n = na<nb ? na : nb;
+  int c = n ? memcmp(a, b, n) : 0;     /* an empty key may be NULL */
   if( c==0 ) c = (na>nb) - (na<nb);
   return c;
 }

@@ -360,6 +360,68 @@ typedef struct lsm_stats {
 } lsm_stats;
 int lsm_get_stats(lsm_db *db, lsm_stats *pStats);
 
+/*
+** The engine's version, "MAJOR.MINOR.PATCH".  lsm_libversion() returns
+** the version of the library actually linked (a static string).
+*/
+#define LSM_VERSION "0.1.0"
+const char *lsm_libversion(void);
+
+/*
+** Progress of a long operation: nDone of about nTotal bytes handled.
+** Called in the thread running the operation, first with nDone 0 and
+** last with nDone equal to nTotal.
+*/
+typedef void (*lsm_progress_fn)(void *pArg, uint64_t nDone, uint64_t nTotal);
+
+/*
+** lsm_backup, and more: on success *piSeq (if piSeq is not NULL) is the
+** committed point the copy holds -- exactly the writes with sequence
+** numbers up to *piSeq -- so that lsm_changes_open(db, *piSeq, ...)
+** continues the copy where it stops.  xProgress (if not NULL) is told
+** the bytes linked, copied or written so far.  On failure zDest and
+** everything written into it are removed again.
+*/
+int lsm_backup_ex(lsm_db *db, const char *zDest, uint64_t *piSeq,
+                  lsm_progress_fn xProgress, void *pArg);
+
+/*
+** Inspection: lsm_tables_list calls xTable once per live table of one
+** consistent version, level 0 first (newest first within level 0, then
+** each deeper level by key).  The info and the keys it points to are
+** valid during the call only.  A non-zero return from xTable stops the
+** walk and is returned.
+*/
+typedef struct lsm_table_info {
+  uint64_t file;                /* NNNNNN of the file NNNNNN.sst */
+  int level;                    /* 0 .. LSM_MAX_LEVELS-1 */
+  uint64_t bytes;               /* file size */
+  uint64_t entries;             /* values and tombstones */
+  uint64_t tombstones;
+  uint64_t min_seq, max_seq;
+  const void *pSmallest;        /* smallest user key */
+  size_t nSmallest;
+  const void *pLargest;         /* largest user key */
+  size_t nLargest;
+} lsm_table_info;
+int lsm_tables_list(lsm_db *db,
+                    int (*xTable)(void *pArg, const lsm_table_info *pInfo),
+                    void *pArg);
+
+/*
+** Verify every live file of an open database while it runs: each table
+** of the current version (every block checksum, entry order, properties,
+** and agreement with the manifest's record of it) and every log in the
+** directory (record checksums and well-formed payloads; only the newest
+** log, and logs older than the oldest one recovery needs, may end in a
+** torn tail).  Each problem is passed to xProblem as one line naming the
+** file and the offset.  Returns LSM_OK if nothing was found, the code of
+** the first problem otherwise (LSM_CORRUPT, LSM_IOERR, ...), or
+** LSM_NOMEM if the check itself could not run.
+*/
+int lsm_check(lsm_db *db, void (*xProblem)(void *pArg, const char *zProblem),
+              void *pArg);
+
 #ifdef __cplusplus
 }
 #endif

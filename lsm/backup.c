@@ -144,10 +144,7 @@ static int backupMemtables(Backup *p, LsmVersionEdit *pEdit){
   int i, rc = zPath ? LSM_OK : lsmErr(LSM_NOMEM, "backup");
 
   memset(&props, 0, sizeof(props));
-  topts.block_size = db->opts.block_size;
-  topts.restart_interval = db->opts.restart_interval;
-  topts.bloom_bits = db->opts.bloom_bits;
-  topts.compression = db->opts.compression;
+  lsmTableOptionsFrom(&db->opts, &topts);
 
   for(i=0; rc==LSM_OK && i<p->nMem; i++){
     rc = lsmMemtableIterNew(p->apMem[i], &apChild[nChild]);
@@ -222,20 +219,6 @@ static int backupManifest(Backup *p, LsmVersionEdit *pEdit){
   return rc;
 }
 
-/* Sync the directory that holds zDir, so that zDir's entry is durable. */
-static int backupSyncParent(lsm_env *pEnv, const char *zDir){
-  const char *zSlash = strrchr(zDir, '/');
-  char *zParent;
-  int rc;
-  if( zSlash==0 ) return pEnv->xSyncDir(pEnv, ".");
-  if( zSlash==zDir ) return pEnv->xSyncDir(pEnv, "/");
-  zParent = lsmMprintf("%.*s", (int)(zSlash - zDir), zDir);
-  if( zParent==0 ) return lsmErr(LSM_NOMEM, "backup");
-  rc = pEnv->xSyncDir(pEnv, zParent);
-  lsmFree(zParent);
-  return rc;
-}
-
 typedef struct RemoveCtx {
   lsm_env *pEnv;
   const char *zDir;
@@ -283,13 +266,13 @@ int lsm_backup_ex(lsm_db *db, const char *zDest, uint64_t *piSeq,
 
   rc = pEnv->xExists(pEnv, zDest, &bExists);
   if( rc==LSM_OK && bExists ){
-    rc = lsmErr(LSM_CANTOPEN, "backup destination %s already exists", zDest);
+    rc = lsmErr(LSM_CANTOPEN, "%s already exists", zDest);
   }
   if( rc==LSM_OK ){
     rc = pEnv->xMkdir(pEnv, zDest);
     bMade = (rc==LSM_OK);
   }
-  if( rc==LSM_OK ) rc = backupSyncParent(pEnv, zDest);
+  if( rc==LSM_OK ) rc = lsmEnvSyncParent(pEnv, zDest);
   if( rc==LSM_OK ){
     backupPin(&bk);
     backupProgress(&bk, 0);
@@ -325,7 +308,7 @@ int lsm_backup_ex(lsm_db *db, const char *zDest, uint64_t *piSeq,
   backupUnpin(&bk);
   lsmEditClear(&edit);
   lsmFree(zCurrent);
-  return lsmDbError(db, rc);
+  return lsmDbResult(db, rc);
 }
 
 int lsm_backup(lsm_db *db, const char *zDest){

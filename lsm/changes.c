@@ -96,14 +96,25 @@ struct lsm_changes {
   uint64_t iSeq0;               /* sequence of aOp[0] */
 };
 
-/* The error for history that is gone. */
-static int changesNotRetained(lsm_changes *p, uint64_t iFrom){
+/*
+** The error for history that is gone: the feed needs the changes after
+** iAfter, and the oldest one the logs still hold is iFound (0: the logs
+** hold none of the changes up to iUpper).
+*/
+static int changesNotRetained(lsm_changes *p, uint64_t iFound){
+  char zFound[80];
+  if( iFound ){
+    snprintf(zFound, sizeof(zFound), "the oldest retained change is %llu",
+             (unsigned long long)iFound);
+  }else{
+    snprintf(zFound, sizeof(zFound), "none of the changes up to %llu is "
+             "retained", (unsigned long long)p->iUpper);
+  }
   return lsmErr(LSM_NOTFOUND, "changes after sequence %llu are no longer "
-                "retained in the logs of %s (the oldest retained change is "
-                "%llu); take a backup instead and follow the feed from the "
-                "sequence it reports (raise log_retain_bytes to keep more)",
-                (unsigned long long)p->iAfter, p->db->zDir,
-                (unsigned long long)iFrom);
+                "retained in the logs of %s (%s); take a backup instead and "
+                "follow the feed from the sequence it reports (raise "
+                "log_retain_bytes to keep more)",
+                (unsigned long long)p->iAfter, p->db->zDir, zFound);
 }
 
 static int changesCollectOp(void *pArg, uint64_t seq, int kind,
@@ -130,15 +141,13 @@ static int changesCollectOp(void *pArg, uint64_t seq, int kind,
 
 /*
 ** Make the batch a[0..n-1], whose first operation has sequence iSeq0,
-** the current one if it holds anything the feed returns.  Sets *pbUsed.
+** the current one (p->aOp) if it holds anything the feed returns.
 ** zPath/iOff for messages.
 */
 static int changesBatch(lsm_changes *p, const uint8_t *a, size_t n,
-                        uint64_t iSeq0, const char *zPath, uint64_t iOff,
-                        int *pbUsed){
+                        uint64_t iSeq0, const char *zPath, uint64_t iOff){
   uint32_t nCount = lsmBatchDataCount(a);
   int rc;
-  *pbUsed = 0;
   if( !p->bStarted ){
     /* The first commit found: is the history complete from iAfter on? */
     if( iSeq0>p->iAfter+1 ) return changesNotRetained(p, iSeq0);
@@ -168,7 +177,6 @@ static int changesBatch(lsm_changes *p, const uint8_t *a, size_t n,
     p->iOp = 0;
     /* Skip what precedes the window. */
     if( iSeq0<=p->iAfter ) p->iOp = (int)(p->iAfter + 1 - iSeq0);
-    *pbUsed = 1;
   }
   return rc;
 }
@@ -204,21 +212,18 @@ static int changesPrepare(lsm_changes *p, uint64_t iTxn,
                                                 : lsmErr(LSM_NOMEM, "change feed");
 }
 
-/*
-** Handle one log record.  *pbUsed is set when it made a batch current.
-*/
+/* Handle one log record; a batch it commits becomes current. */
 static int changesRecord(lsm_changes *p, int type, const uint8_t *a, size_t n,
-                         const char *zPath, uint64_t iOff, int *pbUsed){
+                         const char *zPath, uint64_t iOff){
   int rc = LSM_OK;
   const char *zWhy = 0;
-  *pbUsed = 0;
   switch( type ){
     case LSM_REC_BATCH:
     case LSM_REC_BATCH_SYNC:
       if( n<LSM_BATCH_HEADER ){
         zWhy = "batch shorter than its header";
       }else{
-        rc = changesBatch(p, a, n, lsmBatchDataSeq(a), zPath, iOff, pbUsed);
+        rc = changesBatch(p, a, n, lsmBatchDataSeq(a), zPath, iOff);
       }
       break;
     case LSM_REC_PREPARE:
@@ -253,7 +258,7 @@ static int changesRecord(lsm_changes *p, int type, const uint8_t *a, size_t n,
       p->commit = pPrep->batch;
       memset(&pPrep->batch, 0, sizeof(pPrep->batch));
       changesDropPrepared(p, pPrep);
-      rc = changesBatch(p, p->commit.p, p->commit.n, iFirst, zPath, iOff, pbUsed);
+      rc = changesBatch(p, p->commit.p, p->commit.n, iFirst, zPath, iOff);
       break;
     }
     case LSM_REC_ABORT: {
@@ -294,7 +299,7 @@ static int changesStep(lsm_changes *p){
     const uint8_t *a;
     size_t n;
     uint64_t iOff;
-    int type, bUsed = 0;
+    int type;
     if( p->iOp<p->nOp ){
       if( p->iSeq0 + (uint64_t)p->iOp <= p->iUpper ) return LSM_OK;
       break;                    /* past the window */
@@ -304,9 +309,15 @@ static int changesStep(lsm_changes *p){
     ** (the next record may be one a writer is appending). */
     if( p->bStarted && p->iNext>p->iUpper ) break;
     if( p->iLog>=p->nLog ){
-      /* No more logs.  If the window still has writes, they were lost. */
-      if( p->iUpper>p->iAfter && (!p->bStarted || p->iNext<=p->iUpper) ){
-        rc = changesNotRetained(p, p->bStarted ? p->iNext : p->iUpper);
+      /* No more logs.  If the window still has writes, they are lost. */
+      if( !p->bStarted && p->iUpper>p->iAfter ){
+        rc = changesNotRetained(p, 0);
+      }else if( p->bStarted && p->iNext<=p->iUpper ){
+        rc = lsmErr(LSM_NOTFOUND, "changes %llu..%llu are missing from the "
+                    "logs of %s (deleted while the feed read them?); take a "
+                    "backup instead and follow the feed from the sequence "
+                    "it reports", (unsigned long long)p->iNext,
+                    (unsigned long long)p->iUpper, p->db->zDir);
       }
       break;
     }
@@ -319,9 +330,8 @@ static int changesStep(lsm_changes *p){
       continue;
     }
     if( rc==LSM_OK ){
-      rc = changesRecord(p, type, a, n, p->azLog[p->iLog], iOff, &bUsed);
+      rc = changesRecord(p, type, a, n, p->azLog[p->iLog], iOff);
     }
-    (void)bUsed;
   }
   if( rc==LSM_OK ){
     p->bEof = 1;
@@ -359,7 +369,7 @@ int lsm_changes_open(lsm_db *db, uint64_t iAfter, lsm_changes **pp){
   lsmErrClear();
   *pp = 0;
   p = lsmMallocZero(sizeof(*p));
-  if( p==0 ) return lsmDbError(db, lsmErr(LSM_NOMEM, "change feed"));
+  if( p==0 ) return lsmDbResult(db, lsmErr(LSM_NOMEM, "change feed"));
   p->db = db;
   p->iAfter = iAfter;
   /* Before the logs are opened: see "The window" above. */
@@ -398,7 +408,7 @@ int lsm_changes_open(lsm_db *db, uint64_t iAfter, lsm_changes **pp){
   }
   if( rc!=LSM_OK ){
     lsm_changes_close(p);
-    return lsmDbError(db, rc);
+    return lsmDbResult(db, rc);
   }
   *pp = p;
   return LSM_OK;
@@ -418,7 +428,7 @@ int lsm_changes_next(lsm_changes *p, uint64_t *pSeq, int *pbDelete,
   }
   if( rc!=LSM_OK ){
     /* The end is no error; a failure's message goes to the handle. */
-    return (rc==LSM_NOTFOUND && p->bEof) ? rc : lsmDbError(p->db, rc);
+    return (rc==LSM_NOTFOUND && p->bEof) ? rc : lsmDbResult(p->db, rc);
   }
   pOp = &p->aOp[p->iOp];
   *pSeq = p->iSeq0 + (uint64_t)p->iOp;

@@ -279,10 +279,7 @@ static int outputOpen(Output *o){
   char *zPath;
   uint64_t *aNew;
   int rc;
-  t.block_size = o->pCtx->pOpts->block_size;
-  t.restart_interval = o->pCtx->pOpts->restart_interval;
-  t.bloom_bits = o->pCtx->pOpts->bloom_bits;
-  t.compression = o->pCtx->pOpts->compression;
+  lsmTableOptionsFrom(o->pCtx->pOpts, &t);
   aNew = lsmRealloc(o->aFile, sizeof(uint64_t)*(size_t)(o->nFile+1));
   if( aNew==0 ) return LSM_NOMEM;
   o->aFile = aNew;

@@ -49,6 +49,7 @@
 #include "version.h"
 #include "wal.h"
 #include "dbint.h"
+#include "inspect.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -129,9 +130,13 @@ static int checkOptions(const lsm_options *p){
   return LSM_OK;
 }
 
-/* Copy this thread's message into the handle for lsm_errmsg(). */
-static int dbResult(lsm_db *db, int rc){
-  if( db && rc!=LSM_OK && rc!=LSM_NOTFOUND ){
+/*
+** Copy this thread's message into the handle for lsm_errmsg() when rc is
+** an error (a NOTFOUND counts only if it came with a message: a missing
+** key is not an error).  Returns rc.
+*/
+int lsmDbResult(lsm_db *db, int rc){
+  if( db && rc!=LSM_OK && (rc!=LSM_NOTFOUND || lsmErrMsg()[0]) ){
     pthread_mutex_lock(&db->errMutex);
     snprintf(db->zErrMsg, sizeof(db->zErrMsg), "%s",
              lsmErrMsg()[0] ? lsmErrMsg() : lsm_errstr(rc));
@@ -163,13 +168,6 @@ static int bgErrorResult(lsm_db *db){
 ** Tables from memtables.
 */
 
-static void tableOptions(const lsm_db *db, LsmTableOptions *p){
-  p->block_size = db->opts.block_size;
-  p->restart_interval = db->opts.restart_interval;
-  p->bloom_bits = db->opts.bloom_bits;
-  p->compression = db->opts.compression;
-}
-
 /*
 ** Write every entry of pMem to a new level-0 table and add it to pEdit.
 ** An empty memtable writes nothing.  On failure the partial file is
@@ -186,7 +184,7 @@ static int writeLevel0(lsm_db *db, LsmMemtable *pMem, LsmVersionEdit *pEdit){
 
   if( lsmMemtableCount(pMem)==0 ) return LSM_OK;
   memset(&props, 0, sizeof(props));
-  tableOptions(db, &topts);
+  lsmTableOptionsFrom(&db->opts, &topts);
   iFile = lsmVersionSetNewFile(db->pVs);
   zPath = lsmTableFileName(db->zDir, iFile);
   if( zPath==0 ) return LSM_NOMEM;
@@ -221,50 +219,29 @@ static int writeLevel0(lsm_db *db, LsmMemtable *pMem, LsmVersionEdit *pEdit){
 ** change feed (changes.c) can read recent history.  Failures are left
 ** for the next call: an extra log costs only disk space.
 */
-typedef struct OldLogs {
-  lsm_db *db;
-  uint64_t iLive;
-  uint64_t *aLog;
-  int nLog;
-} OldLogs;
-
-static int collectOldLog(void *pArg, const char *zName){
-  OldLogs *p = (OldLogs*)pArg;
-  uint64_t iLog = fileNumber(zName, ".log");
-  if( iLog && iLog<p->iLive ){
-    uint64_t *aNew = lsmRealloc(p->aLog, sizeof(uint64_t)*(size_t)(p->nLog+1));
-    if( aNew==0 ) return LSM_NOMEM;
-    aNew[p->nLog++] = iLog;
-    p->aLog = aNew;
-  }
-  return LSM_OK;
-}
-
 static int cmpU64(const void *a, const void *b){
   uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
   return (x>y) - (x<y);
 }
 
 static void trimLogs(lsm_db *db, uint64_t iLive){
-  OldLogs old;
+  uint64_t *aLog = 0;
   uint64_t nKept = 0;
-  int i;
-  memset(&old, 0, sizeof(old));
-  old.db = db;
-  old.iLive = iLive;
-  if( db->pEnv->xList(db->pEnv, db->zDir, collectOldLog, &old)==LSM_OK && old.nLog ){
-    qsort(old.aLog, (size_t)old.nLog, sizeof(uint64_t), cmpU64);
-    for(i=old.nLog-1; i>=0; i--){
-      char *zPath = lsmLogFileName(db->zDir, old.aLog[i]);
+  int i, nLog = 0;
+  if( lsmLogList(db->pEnv, db->zDir, &aLog, &nLog)==LSM_OK ){
+    for(i=nLog-1; i>=0; i--){
+      char *zPath;
       lsm_file *pFile = 0;
       uint64_t nSize = 0;
+      if( aLog[i]>=iLive ) continue;
+      zPath = lsmLogFileName(db->zDir, aLog[i]);
       if( zPath==0 ) break;
       if( db->opts.log_retain_bytes
        && db->pEnv->xOpen(db->pEnv, zPath, LSM_OPEN_READONLY, &pFile)==LSM_OK ){
         db->pEnv->xSize(pFile, &nSize);
         db->pEnv->xClose(pFile);
       }
-      if( nKept + nSize <= db->opts.log_retain_bytes && db->opts.log_retain_bytes ){
+      if( db->opts.log_retain_bytes && nKept + nSize <= db->opts.log_retain_bytes ){
         nKept += nSize;
       }else{
         db->pEnv->xRemove(db->pEnv, zPath);
@@ -273,7 +250,7 @@ static void trimLogs(lsm_db *db, uint64_t iLive){
       lsmFree(zPath);
     }
   }
-  lsmFree(old.aLog);
+  lsmFree(aLog);
 }
 
 /*
@@ -782,7 +759,7 @@ static int submitWriter(lsm_db *db, Writer *w){
   int rc;
   lsmErrClear();
   if( db->opts.read_only ){
-    return dbResult(db, lsmErr(LSM_READONLY, "%s is open read-only", db->zDir));
+    return lsmDbResult(db, lsmErr(LSM_READONLY, "%s is open read-only", db->zDir));
   }
   pthread_cond_init(&w->cond, 0);
   pthread_mutex_lock(&db->mutex);
@@ -810,7 +787,7 @@ static int submitWriter(lsm_db *db, Writer *w){
   }
   pthread_mutex_unlock(&db->mutex);
   pthread_cond_destroy(&w->cond);
-  return dbResult(db, rc);
+  return lsmDbResult(db, rc);
 }
 
 int lsm_write(lsm_db *db, const lsm_batch *pBatch){
@@ -871,7 +848,7 @@ static int writeOne(lsm_db *db, int kind, const void *pKey, size_t nKey,
   }
   if( rc==LSM_OK ) rc = lsm_write(db, pBatch);
   lsm_batch_free(pBatch);
-  return dbResult(db, rc);
+  return lsmDbResult(db, rc);
 }
 
 int lsm_put(lsm_db *db, const void *pKey, size_t nKey,
@@ -904,7 +881,7 @@ int lsm_flush(lsm_db *db){
   }
   pthread_mutex_unlock(&db->mutex);
   pthread_cond_destroy(&w.cond);
-  return dbResult(db, rc);
+  return lsmDbResult(db, rc);
 }
 
 /**************************************************************************
@@ -978,7 +955,7 @@ int lsm_get(lsm_db *db, const lsm_snapshot *pSnap, const void *pKey,
   }
   lsmBufFree(&val);
   readStateRelease(&rs);
-  return dbResult(db, rc);
+  return lsmDbResult(db, rc);
 }
 
 static void releaseVersion(void *pArg){
@@ -998,7 +975,7 @@ int lsm_iter_new_batch(lsm_db *db, const lsm_snapshot *pSnap,
   lsmErrClear();
   *ppIter = 0;
   if( pBatch && lsmBatchIndex(pBatch)==0 ){
-    return dbResult(db, lsmErr(LSM_INVALID,
+    return lsmDbResult(db, lsmErr(LSM_INVALID,
           "lsm_iter_new_batch needs a batch created by lsm_batch_new_indexed"));
   }
   readStateGet(db, pSnap, &rs);
@@ -1035,7 +1012,7 @@ int lsm_iter_new_batch(lsm_db *db, const lsm_snapshot *pSnap,
   }else{
     lsmVersionUnref(rs.v);
   }
-  return dbResult(db, rc);
+  return lsmDbResult(db, rc);
 }
 
 int lsm_iter_new(lsm_db *db, const lsm_snapshot *pSnap,
@@ -1074,7 +1051,7 @@ int lsm_compact(lsm_db *db, const void *pLo, size_t nLo,
   pthread_cond_broadcast(&db->roomCond);
   pthread_cond_signal(&db->bgCond);
   pthread_mutex_unlock(&db->mutex);
-  return dbResult(db, rc);
+  return lsmDbResult(db, rc);
 }
 
 typedef struct LogSize {
@@ -1159,7 +1136,7 @@ int lsm_get_stats(lsm_db *db, lsm_stats *p){
 int lsm_snapshot_new(lsm_db *db, lsm_snapshot **ppSnap){
   lsm_snapshot *p = lsmMallocZero(sizeof(*p));
   *ppSnap = 0;
-  if( p==0 ) return dbResult(db, lsmErr(LSM_NOMEM, "snapshot"));
+  if( p==0 ) return lsmDbResult(db, lsmErr(LSM_NOMEM, "snapshot"));
   pthread_mutex_lock(&db->mutex);
   p->seq = db->iLastSeq;
   p->pNext = db->snapList.pNext;
@@ -1424,19 +1401,6 @@ static int recoverDb(lsm_db *db){
   return rc;
 }
 
-static int syncParentDir(lsm_env *pEnv, const char *zDir){
-  const char *zSlash = strrchr(zDir, '/');
-  char *zParent;
-  int rc;
-  if( zSlash==0 ) return pEnv->xSyncDir(pEnv, ".");
-  if( zSlash==zDir ) return pEnv->xSyncDir(pEnv, "/");
-  zParent = lsmMprintf("%.*s", (int)(zSlash - zDir), zDir);
-  if( zParent==0 ) return LSM_NOMEM;
-  rc = pEnv->xSyncDir(pEnv, zParent);
-  lsmFree(zParent);
-  return rc;
-}
-
 int lsm_open(const char *zDir, const lsm_options *pOpts, lsm_db **ppDb){
   lsm_db *db;
   lsm_options defaults;
@@ -1471,7 +1435,7 @@ int lsm_open(const char *zDir, const lsm_options *pOpts, lsm_db **ppDb){
     rc = db->pEnv->xMkdir(db->pEnv, zDir);
     /* The directory's own entry must be durable before anything in it
     ** is acknowledged. */
-    if( rc==LSM_OK ) rc = syncParentDir(db->pEnv, zDir);
+    if( rc==LSM_OK ) rc = lsmEnvSyncParent(db->pEnv, zDir);
   }
   if( rc==LSM_OK ){
     rc = db->pEnv->xLock(db->pEnv, zLock, &db->pLock);
@@ -1499,7 +1463,7 @@ int lsm_open(const char *zDir, const lsm_options *pOpts, lsm_db **ppDb){
     }
   }
   lsmFree(zLock);
-  return dbResult(db, rc);
+  return lsmDbResult(db, rc);
 }
 
 int lsm_close(lsm_db *db){

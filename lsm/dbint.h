@@ -103,4 +103,12 @@ struct lsm_db {
   uint64_t nGets;                  /* atomic */
 };
 
+/*
+** Record the outcome rc of a public call on db: copy this thread's
+** message (lsmErr) into the handle for lsm_errmsg() when rc is an error.
+** A NOTFOUND counts only if it came with a message (a missing key is no
+** error; "changes no longer retained" is).  Returns rc.
+*/
+int lsmDbResult(lsm_db *db, int rc);
+
 #endif /* LSM_DBINT_H */

@@ -508,3 +508,16 @@ int lsmEnvCopyFile(lsm_env *pEnv, const char *zFrom, const char *zTo,
   lsmFree(aBuf);
   return rc;
 }
+
+int lsmEnvSyncParent(lsm_env *pEnv, const char *zDir){
+  const char *zSlash = strrchr(zDir, '/');
+  char *zParent;
+  int rc;
+  if( zSlash==0 ) return pEnv->xSyncDir(pEnv, ".");
+  if( zSlash==zDir ) return pEnv->xSyncDir(pEnv, "/");
+  zParent = lsmMprintf("%.*s", (int)(zSlash - zDir), zDir);
+  if( zParent==0 ) return lsmErr(LSM_NOMEM, "sync directory");
+  rc = pEnv->xSyncDir(pEnv, zParent);
+  lsmFree(zParent);
+  return rc;
+}

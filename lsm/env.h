@@ -44,4 +44,10 @@ int lsmEnvReadFile(lsm_env *pEnv, const char *zPath, LsmBuf *pOut);
 int lsmEnvCopyFile(lsm_env *pEnv, const char *zFrom, const char *zTo,
                    uint64_t nLimit);
 
+/*
+** Sync the directory holding zDir (its parent), so that zDir's own entry
+** is durable.  "." for a relative name without a slash.
+*/
+int lsmEnvSyncParent(lsm_env *pEnv, const char *zDir);
+
 #endif /* LSM_ENV_H */

@@ -17,11 +17,14 @@
 ** so it sees a prefix of whole records, perhaps ending in a record cut
 ** short, which for the newest log is a torn tail like any other.
 **
-** Which torn tails are damage follows recovery (db.c): a log is synced
-** before a newer one starts, so damage at the end of any log but the
-** newest, among the logs recovery still needs (numbers at or above the
-** manifest's log number), is corruption.  Older logs, kept only for the
-** change feed, may end in the torn tail that a crash left and recovery
+** What counts as damage follows recovery (db.c).  A log is synced whole
+** before a newer one starts, so among the logs recovery still needs
+** (numbers at or above the manifest's log number) every log but the
+** newest is complete: any bad record in it is corruption, even at its
+** end.  The newest may end in a torn tail, by recovery's rule (a bad
+** record followed by nothing synced).  Older logs, kept only for the
+** change feed, are judged by the same rule as the newest: one of them
+** may be the newest log of an earlier run, cut by a crash that recovery
 ** then dropped.
 */
 #include "lsm.h"
@@ -41,16 +44,6 @@
 
 const char *lsm_libversion(void){
   return LSM_VERSION;
-}
-
-int lsmDbError(lsm_db *db, int rc){
-  if( db && rc!=LSM_OK ){
-    pthread_mutex_lock(&db->errMutex);
-    snprintf(db->zErrMsg, sizeof(db->zErrMsg), "%s",
-             lsmErrMsg()[0] ? lsmErrMsg() : lsm_errstr(rc));
-    pthread_mutex_unlock(&db->errMutex);
-  }
-  return rc;
 }
 
 /**************************************************************************
@@ -260,10 +253,13 @@ static int checkLogRecord(const char *zPath, uint64_t iOff, int type,
 }
 
 /*
-** Check log iLog.  bTornOk: a torn tail is not damage here.  Returns
+** Check log iLog.  bComplete: the log was synced whole before a newer
+** one began, and no crash has cut it since, so that damage anywhere in
+** it is corruption; otherwise recovery's rule applies (damage followed
+** by nothing synced is a torn tail, which is no problem).  Returns
 ** LSM_NOMEM if the check could not run; problems go to p.
 */
-static int checkLog(Check *p, uint64_t iLog, int bTornOk){
+static int checkLog(Check *p, uint64_t iLog, int bComplete){
   lsm_db *db = p->db;
   char *zPath = lsmLogFileName(db->zDir, iLog);
   LsmWalReader *pReader = 0;
@@ -273,7 +269,7 @@ static int checkLog(Check *p, uint64_t iLog, int bTornOk){
   if( rc==LSM_NOTFOUND ){
     rc = LSM_OK;                /* retired since the directory was listed */
   }else if( rc==LSM_OK ){
-    lsmWalReaderDurableTypes(pReader, 1u<<LSM_REC_BATCH_SYNC);
+    if( !bComplete ) lsmWalReaderDurableTypes(pReader, 1u<<LSM_REC_BATCH_SYNC);
     for(;;){
       int type;
       const uint8_t *a;
@@ -283,7 +279,7 @@ static int checkLog(Check *p, uint64_t iLog, int bTornOk){
       if( rc==LSM_OK ) rc = checkLogRecord(zPath, iOff, type, a, n);
       if( rc==LSM_NOTFOUND ){
         rc = LSM_OK;
-        if( lsmWalReaderTorn(pReader) && !bTornOk ){
+        if( lsmWalReaderTorn(pReader) && bComplete ){
           checkProblem(p, lsmErr(LSM_CORRUPT, "%s: damaged record at offset "
               "%llu in a log that was synced before a newer one began", zPath,
               (unsigned long long)lsmWalReaderTailOffset(pReader)));
@@ -351,12 +347,12 @@ int lsm_check(lsm_db *db, void (*xProblem)(void *pArg, const char *zProblem),
     }
   }
   for(i=0; rc==LSM_OK && i<nLog; i++){
-    rc = checkLog(&chk, aLog[i], i==nLog-1 || aLog[i]<iLogNumber);
+    rc = checkLog(&chk, aLog[i], i<nLog-1 && aLog[i]>=iLogNumber);
   }
   lsmFree(aLog);
   if( rc==LSM_OK && chk.nProblem ){
     rc = lsmErr(chk.rc, "%d problem%s found; the first: %s", chk.nProblem,
                 chk.nProblem==1 ? "" : "s", chk.zFirst);
   }
-  return lsmDbError(db, rc);
+  return lsmDbResult(db, rc);
 }

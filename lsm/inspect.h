@@ -12,15 +12,6 @@
 #include "lsm.h"
 
 /*
-** Record the outcome rc of a public call on db: if rc is not LSM_OK,
-** copy this thread's message (lsmErr) into the handle, where
-** lsm_errmsg() finds it.  Unlike a plain lookup miss, a NOTFOUND from
-** these calls has a message worth keeping ("... take a backup
-** instead").  Returns rc.
-*/
-int lsmDbError(lsm_db *db, int rc);
-
-/*
 ** The numbers of every NNNNNN.log file in zDir, ascending, in a new
 ** array *paLog (lsmFree) of *pnLog entries (NULL and 0 when there are
 ** none).  LSM_OK, LSM_NOMEM, or the env's error listing zDir.

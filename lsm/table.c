@@ -1354,3 +1354,10 @@ void lsmTableCacheEvict(LsmTableCache *p, uint64_t iFileNum){
   lsmPut64(aKey, iFileNum);
   lsmCacheErase(p->pCache, aKey, sizeof(aKey));
 }
+
+void lsmTableOptionsFrom(const lsm_options *pOpts, LsmTableOptions *p){
+  p->block_size = pOpts->block_size;
+  p->restart_interval = pOpts->restart_interval;
+  p->bloom_bits = pOpts->bloom_bits;
+  p->compression = pOpts->compression;
+}

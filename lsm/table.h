@@ -35,6 +35,9 @@ typedef struct LsmTableOptions {
   int compression;           /* LSM_COMPRESSION_* */
 } LsmTableOptions;
 
+/* The table options of a database's options. */
+void lsmTableOptionsFrom(const lsm_options *pOpts, LsmTableOptions *p);
+
 /* What a table holds, as recorded in its properties block. */
 typedef struct LsmTableProps {
   uint64_t nEntry;           /* entries (values + tombstones) */

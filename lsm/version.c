@@ -738,7 +738,13 @@ uint64_t lsmVersionSetNewFile(LsmVersionSet *p){
 static int setAbsorb(LsmVersionSet *p, const LsmVersionEdit *e){
   int i, rc = LSM_OK;
   if( e->bLogNumber ) p->iLogNumber = e->iLogNumber;
-  if( e->bNextFile && e->iNextFile>p->iNextFile ) p->iNextFile = e->iNextFile;
+  if( e->bNextFile ){
+    /* Other threads take numbers concurrently: raise, never lower. */
+    uint64_t iCur = __atomic_load_n(&p->iNextFile, __ATOMIC_RELAXED);
+    while( e->iNextFile>iCur
+        && !__atomic_compare_exchange_n(&p->iNextFile, &iCur, e->iNextFile,
+                                        0, __ATOMIC_RELAXED, __ATOMIC_RELAXED) );
+  }
   if( e->bLastSeq ) p->iLastSeq = e->iLastSeq;
   for(i=0; rc==LSM_OK && i<LSM_NUM_LEVELS; i++){
     if( e->abCursor[i] ){

@@ -4,6 +4,8 @@
 ** holds exactly the source's state at the committed point the backup
 ** reports, also while a writer thread commits all the time.
 **
+** lsmtool backup is tested here too ($LSMTOOL), with its progress line.
+**
 ** The workload is a pure function of the sequence number: write j (one
 ** commit per write, so sequence j in a new database) touches key
 ** opKey(j) and deletes it when opIsDelete(j), else stores a value that
@@ -401,6 +403,158 @@ static void test_follower(void **state){
   assert_int_equal(lsm_close(db), LSM_OK);
 }
 
+typedef struct Problems {
+  int n;
+  char zFirst[512];
+} Problems;
+
+static void collectProblem(void *pArg, const char *zProblem){
+  Problems *p = (Problems*)pArg;
+  if( p->n++==0 ) snprintf(p->zFirst, sizeof(p->zFirst), "%s", zProblem);
+}
+
+/* lsm_check on a live handle finds damage in a log kept for the change
+** feed, and names the file. */
+static void test_check_logs(void **state){
+  lsm_options opts;
+  lsm_db *db;
+  Problems probs;
+  lsm_batch *pBatch = 0;
+  char zLog[64], zPath[1024];
+  FILE *f;
+  uint64_t j;
+  (void)state;
+  smallOptions(&opts);
+  opts.log_retain_bytes = 64<<20;
+  /* Synced batches: damage followed by one is corruption, not a torn
+  ** tail, in any log (ten writes a commit keep the fsyncs few). */
+  opts.sync_mode = LSM_SYNC_FULL;
+  db = openDir(zSrc, &opts);
+  assert_int_equal(lsm_batch_new(&pBatch), LSM_OK);
+  for(j=1; j<=1500; j++){
+    char zKey[32], zVal[160];
+    int nKey = keyText(opKey(j), zKey);
+    if( opIsDelete(j) ){
+      assert_int_equal(lsm_batch_delete(pBatch, zKey, (size_t)nKey), LSM_OK);
+    }else{
+      assert_int_equal(lsm_batch_put(pBatch, zKey, (size_t)nKey, zVal,
+                                     (size_t)valText(j, zVal)), LSM_OK);
+    }
+    if( j%10==0 ){
+      assert_int_equal(lsm_write(db, pBatch), LSM_OK);
+      assert_int_equal(lsm_batch_clear(pBatch), LSM_OK);
+    }
+  }
+  lsm_batch_free(pBatch);
+  assertStateAt(db, 1500);
+  memset(&probs, 0, sizeof(probs));
+  assert_int_equal(lsm_check(db, collectProblem, &probs), LSM_OK);
+  assert_int_equal(probs.n, 0);
+
+  /* The oldest log: a byte in its first record's payload. */
+  {
+    char zCmd[600];
+    FILE *p;
+    snprintf(zCmd, sizeof(zCmd), "ls '%s' | grep '\\.log$' | head -1", zSrc);
+    p = popen(zCmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(zLog, sizeof(zLog), p));
+    pclose(p);
+    zLog[strcspn(zLog, "\n")] = 0;
+  }
+  snprintf(zPath, sizeof(zPath), "%s/%s", zSrc, zLog);
+  f = fopen(zPath, "r+b");
+  assert_non_null(f);
+  assert_int_equal(fseek(f, 20, SEEK_SET), 0);
+  fputc(0xee, f);
+  fclose(f);
+  assert_int_equal(lsm_check(db, collectProblem, &probs), LSM_CORRUPT);
+  assert_int_equal(probs.n, 1);
+  if( strstr(probs.zFirst, zLog)==0 ) fail_msg("problem: %s", probs.zFirst);
+  assert_non_null(strstr(lsm_errmsg(db), zLog));
+  assert_int_equal(lsm_close(db), LSM_OK);
+}
+
+/* The output of shell command zCmd (malloc), and its exit status. */
+static char *runCommand(const char *zCmd, int *pStatus){
+  FILE *p = popen(zCmd, "r");
+  size_t n = 0, nAlloc = 4096;
+  char *zOut = malloc(nAlloc);
+  int st;
+  assert_non_null(p);
+  assert_non_null(zOut);
+  while( (st = fgetc(p))!=EOF ){
+    if( n+2>nAlloc ){
+      nAlloc *= 2;
+      zOut = realloc(zOut, nAlloc);
+      assert_non_null(zOut);
+    }
+    zOut[n++] = (char)st;
+  }
+  zOut[n] = 0;
+  st = pclose(p);
+  *pStatus = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return zOut;
+}
+
+/* lsmtool backup: a database not open elsewhere; quiet unless stderr is
+** a terminal, where it shows progress (as check does). */
+static void test_lsmtool(void **state){
+  const char *zTool = getenv("LSMTOOL");
+  lsm_db *db;
+  char zCmd[1600];
+  char *zOut;
+  int st;
+  uint64_t j;
+  (void)state;
+  if( zTool==0 || access(zTool, X_OK)!=0 ){
+    skip();
+  }
+  db = openDir(zSrc, 0);
+  for(j=1; j<=800; j++) assert_int_equal(opApply(db, j), LSM_OK);
+  assert_int_equal(lsm_flush(db), LSM_OK);
+  for(j=801; j<=900; j++) assert_int_equal(opApply(db, j), LSM_OK);
+
+  /* In use by this process: refused, with the way out in the message. */
+  snprintf(zCmd, sizeof(zCmd), "'%s' backup '%s' '%s' 2>&1", zTool, zSrc, zCopy);
+  zOut = runCommand(zCmd, &st);
+  assert_int_equal(st, 1);
+  assert_non_null(strstr(zOut, "lsm_backup"));
+  free(zOut);
+  assert_int_equal(lsm_close(db), LSM_OK);
+
+  /* stdout names the point; stderr (not a terminal) stays empty. */
+  snprintf(zCmd, sizeof(zCmd), "'%s' backup '%s' '%s' 2>'%s/stderr.txt'",
+           zTool, zSrc, zCopy, zBase);
+  zOut = runCommand(zCmd, &st);
+  assert_int_equal(st, 0);
+  assert_non_null(strstr(zOut, "last seq 900"));
+  free(zOut);
+  snprintf(zCmd, sizeof(zCmd), "%s/stderr.txt", zBase);
+  {
+    struct stat sb;
+    assert_int_equal(stat(zCmd, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+  }
+  db = openDir(zCopy, 0);
+  assertStateAt(db, 900);
+  assert_int_equal(lsm_close(db), LSM_OK);
+  assertCheckOk(zCopy);
+
+  /* With a terminal (script(1) provides one) check shows its progress. */
+  if( access("/usr/bin/script", X_OK)==0 ){
+    snprintf(zCmd, sizeof(zCmd), "/usr/bin/script -qec \"'%s' check '%s'\" "
+             "/dev/null", zTool, zCopy);
+    zOut = runCommand(zCmd, &st);
+    assert_int_equal(st, 0);
+    if( strstr(zOut, "check: ")==0 || strstr(zOut, "100%")==0
+     || strstr(zOut, "/s")==0 ){
+      fail_msg("no progress line in: %s", zOut);
+    }
+    free(zOut);
+  }
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
@@ -409,6 +563,8 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
     cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
     cmocka_unit_test_setup_teardown(test_follower, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_check_logs, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_lsmtool, setup, teardown),
   };
   return cmocka_run_group_tests(tests, 0, 0);
 }

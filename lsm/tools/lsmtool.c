@@ -6,22 +6,35 @@
 **     lsmtool dump-manifest FILE|DIR     every version edit, then the levels
 **     lsmtool check DIR                  verify every live file
 **     lsmtool stat DIR                   tables and bytes per level, logs
+**     lsmtool backup SRC DEST            a consistent copy of SRC in DEST
 **     lsmtool help
 **
 ** The tool reads the files with the engine's own readers (wal.h, batch.h,
 ** table.h, version.h), so what it accepts and rejects is exactly what the
 ** engine accepts and rejects, and each line it prints names a field of
-** FORMAT.md (its last section maps the output to the fields).  It only
-** reads: it takes no lock and never writes, so it may be pointed at the
-** directory of a running engine (which may then change files under it;
-** a table deleted by the engine between the manifest read and the table
-** check shows up as missing).
+** FORMAT.md (its last section maps the output to the fields).  Except
+** for backup (below), it only reads: it takes no lock and never writes
+** into the directory, so it may be pointed at the directory of a running
+** engine (which may then change files under it; a table deleted by the
+** engine between the manifest read and the table check shows up as
+** missing).
 **
 ** Output.  Keys and values print as "text" in double quotes when every
 ** byte is printable ASCII (with \" and \\ escaped), otherwise as x'00ff'
 ** hex like an SQL blob literal; only the first TOOL_SHOW_BYTES bytes are
 ** shown, followed by "...(N bytes)" giving the full length.  An internal
 ** key prints as its user key, "seq S" and its kind (put or del).
+**
+** backup is the one command that opens the database through the engine
+** (read-only, which takes the directory's lock): it copies what recovery
+** sees, so SRC must not be open in another process; a live database is
+** backed up from the process that has it open (lsm_backup_ex, or SELECT
+** lsm_backup(...) through the extension).
+**
+** Progress.  check and backup can take long on a big directory; when
+** stderr is a terminal they redraw one line there, at most ten times a
+** second, with the bytes done, the total and the rate, and end it with
+** a final line.  When stderr is not a terminal they print nothing extra.
 **
 ** Exit status: 0 success (for check: no problem found); 1 an error, or
 ** damage found, with the engine's message (file name and offset) on
@@ -47,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define TOOL_SHOW_BYTES  64    /* bytes of a key or value shown in full */
 
@@ -71,6 +85,8 @@ static const char zUsage[] =
   "  check DIR                  verify every checksum of every live file;\n"
   "                             prints \"ok\" or one line per problem\n"
   "  stat DIR                   tables and bytes per level, and the logs\n"
+  "  backup SRC DEST            copy the database in SRC (not open elsewhere)\n"
+  "                             to the new directory DEST\n"
   "  help                       this text\n"
   "exit status: 0 ok, 1 error or damage found, 2 bad usage\n";
 
@@ -226,6 +242,73 @@ static int toolWrap(int rc, const char *zPath, const char *zWhat,
   snprintf(zMsg, sizeof(zMsg), "%s", toolMessage(rc));
   return lsmErr(rc, "%s: %s at offset %llu: %s", zPath, zWhat,
                 (unsigned long long)iOff, zMsg);
+}
+
+/**************************************************************************
+** Progress on stderr, for a terminal only.
+*/
+
+#define TOOL_PROGRESS_US  100000   /* redraw at most this often */
+
+typedef struct ToolProgress {
+  lsm_env *pEnv;
+  const char *zWhat;         /* "check", "backup" */
+  int bShow;                 /* stderr is a terminal */
+  uint64_t nDone, nTotal;    /* bytes */
+  uint64_t tStart, tDrawn;   /* microseconds */
+} ToolProgress;
+
+/* n bytes as "123 B", "4.5 KiB", "67.8 MiB" or "9.0 GiB" in zBuf. */
+static const char *toolBytes(uint64_t n, char *zBuf, size_t nBuf){
+  static const char *azUnit[] = { "KiB", "MiB", "GiB", "TiB" };
+  double r = (double)n;
+  int i = -1;
+  while( r>=1024.0 && i<3 ){
+    r /= 1024.0;
+    i++;
+  }
+  if( i<0 ) snprintf(zBuf, nBuf, "%llu B", (unsigned long long)n);
+  else snprintf(zBuf, nBuf, "%.1f %s", r, azUnit[i]);
+  return zBuf;
+}
+
+static void toolProgressDraw(ToolProgress *p, int bFinal){
+  char zDone[32], zTotal[32], zRate[32];
+  uint64_t tNow = p->pEnv->xNowMicros(p->pEnv);
+  uint64_t tSpent = tNow>p->tStart ? tNow - p->tStart : 1;
+  uint64_t nRate = (uint64_t)((double)p->nDone * 1e6 / (double)tSpent);
+  int nPct = p->nTotal ? (int)(p->nDone*100/p->nTotal) : (bFinal ? 100 : 0);
+  p->tDrawn = tNow;
+  fprintf(stderr, "\r%s: %s / %s %3d%% %s/s\033[K%s", p->zWhat,
+          toolBytes(p->nDone, zDone, sizeof(zDone)),
+          toolBytes(p->nTotal, zTotal, sizeof(zTotal)), nPct,
+          toolBytes(nRate, zRate, sizeof(zRate)), bFinal ? "\n" : "");
+  fflush(stderr);
+}
+
+static void toolProgressStart(ToolProgress *p, lsm_env *pEnv,
+                              const char *zWhat, uint64_t nTotal){
+  memset(p, 0, sizeof(*p));
+  p->pEnv = pEnv;
+  p->zWhat = zWhat;
+  p->nTotal = nTotal;
+  p->bShow = isatty(2);
+  p->tStart = pEnv->xNowMicros(pEnv);
+  if( p->bShow ) toolProgressDraw(p, 0);
+}
+
+/* nDone of nTotal bytes are done (the total may have been an estimate). */
+static void toolProgressSet(ToolProgress *p, uint64_t nDone, uint64_t nTotal){
+  p->nDone = nDone;
+  p->nTotal = nTotal>nDone ? nTotal : nDone;
+  if( p->bShow
+   && p->pEnv->xNowMicros(p->pEnv) - p->tDrawn >= TOOL_PROGRESS_US ){
+    toolProgressDraw(p, 0);
+  }
+}
+
+static void toolProgressEnd(ToolProgress *p){
+  if( p->bShow ) toolProgressDraw(p, 1);
 }
 
 /**************************************************************************
@@ -729,6 +812,7 @@ typedef struct ToolCheck {
   lsm_env *pEnv;
   const char *zDir;
   int nProblem;
+  ToolProgress progress;
 } ToolCheck;
 
 /* Report the current message (for rc) as one problem. */
@@ -865,16 +949,39 @@ static int toolCheck(lsm_env *pEnv, const char *zDir){
     rc = toolManifestLoad(pEnv, zManifest, &m);
     if( rc==LSM_OK ) rc = toolCheckOverlap(zManifest, &m.state);
   }
+  if( rc==LSM_OK ) rc = toolListNumbers(pEnv, zDir, &logs);
   if( rc==LSM_OK ){
-    for(i=0; i<m.state.nAdd; i++) toolCheckTable(&ck, zManifest, &m.state.aAdd[i]);
-    rc = toolListNumbers(pEnv, zDir, &logs);
-  }
-  if( rc==LSM_OK ){
-    for(i=0; i<logs.n; i++){
+    /* Progress counts the tables' bytes as the manifest records them
+    ** and the logs' as they are now. */
+    uint64_t nTotal = 0, nDone = 0;
+    uint64_t *anLog = lsmMallocZero(sizeof(uint64_t)*(size_t)(logs.n+1));
+    if( anLog==0 ) rc = lsmErr(LSM_NOMEM, 0);
+    for(i=0; rc==LSM_OK && i<m.state.nAdd; i++){
+      nTotal += m.state.aAdd[i].pMeta->nSize;
+    }
+    for(i=0; rc==LSM_OK && i<logs.n; i++){
+      char *zLog = lsmLogFileName(zDir, logs.a[i]);
+      if( zLog && logs.a[i]>=m.state.iLogNumber ){
+        toolFileSize(pEnv, zLog, &anLog[i]);
+        nTotal += anLog[i];
+      }
+      lsmFree(zLog);
+    }
+    if( rc==LSM_OK ) toolProgressStart(&ck.progress, pEnv, "check", nTotal);
+    for(i=0; rc==LSM_OK && i<m.state.nAdd; i++){
+      toolCheckTable(&ck, zManifest, &m.state.aAdd[i]);
+      nDone += m.state.aAdd[i].pMeta->nSize;
+      toolProgressSet(&ck.progress, nDone, nTotal);
+    }
+    for(i=0; rc==LSM_OK && i<logs.n; i++){
       if( logs.a[i]>=m.state.iLogNumber ){
         toolCheckLog(&ck, logs.a[i], i==logs.n-1);
+        nDone += anLog[i];
+        toolProgressSet(&ck.progress, nDone, nTotal);
       }
     }
+    if( rc==LSM_OK ) toolProgressEnd(&ck.progress);
+    lsmFree(anLog);
   }
   if( rc!=LSM_OK ) toolProblem(&ck, rc);
   if( ck.nProblem==0 ) printf("ok\n");
@@ -953,6 +1060,46 @@ static int toolStat(lsm_env *pEnv, const char *zDir){
 }
 
 /**************************************************************************
+** backup.
+*/
+
+static void toolBackupProgress(void *pArg, uint64_t nDone, uint64_t nTotal){
+  toolProgressSet((ToolProgress*)pArg, nDone, nTotal);
+}
+
+/*
+** Open zSrc read-only and write a consistent copy of it to the new
+** directory zDest; print the sequence number the copy holds.
+*/
+static int toolBackup(lsm_env *pEnv, const char *zSrc, const char *zDest){
+  lsm_options opts;
+  lsm_db *db = 0;
+  ToolProgress progress;
+  uint64_t iSeq = 0;
+  int rc;
+  lsm_options_init(&opts);
+  opts.read_only = 1;
+  opts.create_if_missing = 0;
+  opts.env = pEnv;
+  rc = lsm_open(zSrc, &opts, &db);
+  if( rc==LSM_OK ){
+    toolProgressStart(&progress, pEnv, "backup", 0);
+    rc = lsm_backup_ex(db, zDest, &iSeq, toolBackupProgress, &progress);
+    if( rc==LSM_OK ) toolProgressEnd(&progress);
+  }
+  if( rc!=LSM_OK ){
+    /* The engine put its message in the handle, for lsm_errmsg. */
+    lsmErr(rc, "%s%s", db ? lsm_errmsg(db) : lsm_errstr(rc),
+           rc==LSM_BUSY ? " (back up a database that is in use from the "
+                          "process using it: SELECT lsm_backup(...))" : "");
+  }else{
+    printf("backup %s last seq %llu\n", zDest, (unsigned long long)iSeq);
+  }
+  lsm_close(db);
+  return rc==LSM_OK ? TOOL_EXIT_OK : toolFail(rc);
+}
+
+/**************************************************************************
 ** main.
 */
 
@@ -987,6 +1134,10 @@ int main(int argc, char **argv){
     }
     if( zFile==0 ) return toolUsage();
     return toolDumpTable(pEnv, zFile, bProps);
+  }
+  if( strcmp(zCmd, "backup")==0 ){
+    if( argc!=4 ) return toolUsage();
+    return toolBackup(pEnv, argv[2], argv[3]);
   }
   if( argc!=3 ) return toolUsage();
   if( strcmp(zCmd, "dump-log")==0 ) return toolDumpLog(pEnv, argv[2]);

@@ -38,7 +38,7 @@ SUP_OBJ   := $(SUP_SRC:%.c=$(B)/%.o)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-.PHONY: all deps test asan tsan demo clean
+.PHONY: all deps test asan tsan demo clean crashtest
 all: deps $(LIB) $(EXT) $(TOOL)
 
 # Debian packages the build needs: header or program -> package.
@@ -87,6 +87,10 @@ tsan:
 
 demo: all
 	sqlite3 :memory: -cmd ".load ./lsmvtab" < sql/demo.sql
+
+# The SIGKILL loop through the extension, long form (N iterations).
+crashtest: all $(B)/tests/test_crash
+	LSMVTAB_EXT=$(abspath $(EXT)) LSMVTAB_CRASH_ITERATIONS=$${N:-500} $(B)/tests/test_crash
 
 clean:
 	rm -rf build lsm/liblsm.a lsmvtab.so lsm/tools/lsmtool

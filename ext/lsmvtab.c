@@ -24,13 +24,22 @@
 **   - xSync and xCommit arrive without xBegin right after CREATE: they do
 **     nothing unless a transaction is open.
 **   - DROP TABLE calls xDestroy at once, even inside a transaction that
-**     later rolls back; the files go as soon as no connection uses them.
+**     later rolls back, and no transaction method after it; the removal
+**     of the files waits for the commit in lsmvtab_pending (vtabtxn.c).
 **   - ATTACH of the same database file calls xConnect again in the same
 **     connection; both LsmvTab objects share the one engine.
+**   - A COMMIT that fails with SQLITE_BUSY leaves the transaction open
+**     and calls xSync again on the retry; a write in between takes the
+**     prepared batch back first.
+**   - SQL run by a method (the shadow table's UPDATE in xUpdate) is a
+**     nested statement of the same connection: it belongs to the
+**     statement's transaction and savepoints.  Running it in xUpdate,
+**     not xSync, keeps sqlite3_changes() right after COMMIT.
 */
 #include <stdarg.h>
 #include <string.h>
 #include "vtabint.h"
+#include "sqlfuncs.h"
 
 SQLITE_EXTENSION_INIT1
 
@@ -66,6 +75,9 @@ static int tabMapCode(int rc){
   }
 }
 
+/* The engine keeps one message per handle, and the handle is shared by
+** every connection: the message is copied at once, but a failure in
+** another thread at the same moment can still replace it. */
 int lsmvTabEngineError(LsmvTab *pTab, int rc, const char *zWhat){
   return lsmvTabError(pTab, tabMapCode(rc), "%s: %s", zWhat,
                       pTab->pDb ? lsm_errmsg(pTab->pDb) : lsm_errstr(rc));
@@ -112,10 +124,25 @@ static int tabSnapNew(LsmvTab *pTab, LsmvSnap **pp){
   return SQLITE_OK;
 }
 
+/*
+** A writer holds the database's write lock (SQLite takes it for every
+** statement that writes a virtual table), so any transaction another
+** connection has prepared has passed its database commit or is being
+** rolled back: the snapshot waits for it to be applied or dropped, so as
+** not to miss rows the database already counts as committed.
+*/
 int lsmvTabSnapshot(LsmvTab *pTab, LsmvSnap **ppSnap){
   LsmvSnap **ppHeld = pTab->bInTrans ? &pTab->pTxnSnap : &pTab->pStmtSnap;
   int rc = tabLive(pTab);
   *ppSnap = 0;
+  if( rc==SQLITE_OK && *ppHeld==0 && pTab->bInTrans ){
+    char *zErr = 0;
+    rc = lsmvSharedWait(pTab->pShared, pTab->db, &zErr);
+    if( rc!=SQLITE_OK ){
+      lsmvTabError(pTab, rc, "%s", zErr);
+      sqlite3_free(zErr);
+    }
+  }
   if( rc==SQLITE_OK && *ppHeld==0 ) rc = tabSnapNew(pTab, ppHeld);
   if( rc==SQLITE_OK ){
     (*ppHeld)->nRef++;
@@ -175,18 +202,25 @@ static void connRelease(void *p){
   if( --pConn->nRef==0 ) sqlite3_free(pConn);
 }
 
-/* Let go of what pTab holds of the engine: its batch, snapshots and its
-** reference to the shared engine (dropping the files if bDrop).  Returns
-** the error of the release, if any, with *pzErr set. */
-static int tabRelease(LsmvTab *pTab, int bDrop, char **pzErr){
+/* Let go of what pTab holds of the engine: a prepared transaction (SQLite
+** rolls a transaction back before it disconnects its tables, so one still
+** prepared here did not commit), its batch, snapshots and its reference
+** to the shared engine.  Returns the error of the release, if any, with
+** *pzErr set. */
+static int tabRelease(LsmvTab *pTab, char **pzErr){
   int rc = SQLITE_OK;
+  if( pTab->bPrepared ){
+    lsm_rollback_prepared(pTab->pDb, pTab->iTxn);
+    lsmvSharedPrepared(pTab->pShared, &pTab->prep, 0);
+    pTab->bPrepared = 0;
+  }
   lsm_batch_free(pTab->pBatch);
   pTab->pBatch = 0;
   lsmvSnapUnref(pTab->pTxnSnap);
   lsmvSnapUnref(pTab->pStmtSnap);
   pTab->pTxnSnap = pTab->pStmtSnap = 0;
   if( pTab->pShared ){
-    rc = lsmvSharedRelease(pTab->pShared, bDrop, pzErr);
+    rc = lsmvSharedRelease(pTab->pShared, pzErr);
     pTab->pShared = 0;
     pTab->pDb = 0;
   }
@@ -198,11 +232,13 @@ static int tabRelease(LsmvTab *pTab, int bDrop, char **pzErr){
 static void tabFree(LsmvTab *pTab){
   if( pTab ){
     char *zIgnore = 0;
-    tabRelease(pTab, 0, &zIgnore);
+    lsmvTabShadowClose(pTab);
+    tabRelease(pTab, &zIgnore);
     sqlite3_free(zIgnore);
     lsmvConfigFree(pTab->pCfg);
     sqlite3_free(pTab->aMark);
     sqlite3_free(pTab->zName);
+    sqlite3_free(pTab->zSchema);
     lsmvBufFree(&pTab->key);
     lsmvBufFree(&pTab->key2);
     lsmvBufFree(&pTab->rec);
@@ -212,23 +248,21 @@ static void tabFree(LsmvTab *pTab){
   }
 }
 
-/* xCreate and xConnect.  Both open (creating if needed) the directory: a
-** table whose directory has vanished can then still be read (empty) and
-** dropped.  A read-only database opens the engine read-only. */
-static int lsmvConnect(sqlite3 *db, void *pAux, int argc,
-                       const char *const *argv, sqlite3_vtab **ppVtab,
-                       char **pzErr){
-  LsmvConn *pConn = (LsmvConn*)pAux;
-  LsmvTab *pTab = 0;
+/*
+** The part of xCreate and xConnect that needs no engine: parse the
+** arguments, declare the table, and make the LsmvTab (*ppTab).  On error
+** *pzErr says why.
+*/
+static int tabNew(sqlite3 *db, LsmvConn *pConn, int argc,
+                  const char *const *argv, LsmvTab **ppTab, char **pzErr){
   LsmvConfig *pCfg = 0;
-  char *zErr = 0;
+  LsmvTab *pTab = 0;
   int rc;
-
-  *ppVtab = 0;
-  rc = lsmvConfigParse(db, pConn, argc, argv, &pCfg, &zErr);
+  *ppTab = 0;
+  rc = lsmvConfigParse(db, pConn, argc, argv, &pCfg, pzErr);
   if( rc==SQLITE_OK ){
     rc = sqlite3_declare_vtab(db, pCfg->zDecl);
-    if( rc!=SQLITE_OK ) zErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+    if( rc!=SQLITE_OK ) *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));
   }
   if( rc==SQLITE_OK ){
     rc = sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
@@ -246,31 +280,134 @@ static int lsmvConnect(sqlite3 *db, void *pAux, int argc,
       pTab->pConn = pConn;
       pTab->pCfg = pCfg;
       pCfg = 0;
+      pTab->zSchema = sqlite3_mprintf("%s", argv[1]);
       pTab->zName = sqlite3_mprintf("%s", argv[2]);
-      if( pTab->zName==0 ) rc = SQLITE_NOMEM;
+      pTab->prep.db = db;
+      if( pTab->zName==0 || pTab->zSchema==0 ) rc = SQLITE_NOMEM;
     }
   }
-  if( rc==SQLITE_OK ){
-    /* SQLite refuses to write a read-only database's virtual tables; the
-    ** engine is opened read-only too, and never creates anything */
-    int bReadOnly = sqlite3_db_readonly(db, argv[1])==1;
-    if( bReadOnly ){
-      pTab->pCfg->opts.read_only = 1;
-      pTab->pCfg->opts.create_if_missing = 0;
-    }
-    rc = lsmvSharedOpen(pTab->pCfg->zPath, &pTab->pCfg->opts, !bReadOnly,
-                        &pTab->pShared, &zErr);
-    if( rc==SQLITE_OK ) pTab->pDb = lsmvSharedDb(pTab->pShared);
-  }
+  lsmvConfigFree(pCfg);
   if( rc!=SQLITE_OK ){
-    if( zErr ) *pzErr = sqlite3_mprintf("lsm table %s: %s", argv[2], zErr);
+    tabFree(pTab);
+    pTab = 0;
+  }
+  *ppTab = pTab;
+  return rc;
+}
+
+/*
+** Describe pTab's table as the owner of its directory into *pOwner (its
+** strings belong to pTab and to SQLite).  A table of the temp schema or
+** of a database without a file is of the in-memory kind.
+*/
+static void tabOwner(LsmvTab *pTab, const char *zToken, LsmvOwner *pOwner){
+  const char *zFile = sqlite3_db_filename(pTab->db, pTab->zSchema);
+  memset(pOwner, 0, sizeof(*pOwner));
+  pOwner->db = pTab->db;
+  pOwner->zSchema = pTab->zSchema;
+  pOwner->zTable = pTab->zName;
+  pOwner->zToken = zToken;
+  if( zFile && zFile[0] && sqlite3_stricmp(pTab->zSchema, "temp")!=0 ){
+    sqlite3_vfs *pVfs = 0;
+    pOwner->zDbFile = zFile;
+    sqlite3_file_control(pTab->db, pTab->zSchema, SQLITE_FCNTL_VFS_POINTER, &pVfs);
+    pOwner->zVfs = pVfs ? pVfs->zName : 0;
+  }
+}
+
+/* Finish xCreate or xConnect: on error report zErr for table zName and
+** free pTab; on success hand pTab to SQLite. */
+static int tabDone(int rc, LsmvTab *pTab, const char *zName, char *zErr,
+                   sqlite3_vtab **ppVtab, char **pzErr){
+  if( rc!=SQLITE_OK ){
+    if( zErr ) *pzErr = sqlite3_mprintf("lsm table %s: %s", zName, zErr);
     tabFree(pTab);
     pTab = 0;
   }
   sqlite3_free(zErr);
-  lsmvConfigFree(pCfg);
   *ppVtab = pTab ? &pTab->base : 0;
   return rc;
+}
+
+/*
+** CREATE VIRTUAL TABLE: claim the directory (registry.c says when that
+** is allowed), create the shadow table, and let lsmvtab_pending undo the
+** directory if the transaction rolls back.
+*/
+static int lsmvCreate(sqlite3 *db, void *pAux, int argc,
+                      const char *const *argv, sqlite3_vtab **ppVtab,
+                      char **pzErr){
+  LsmvTab *pTab = 0;
+  LsmvOwner owner;
+  unsigned char aRand[16];
+  char zToken[33];
+  char *zErr = 0;
+  int eOpen = LSMV_OPEN_CREATE;
+  int i, rc;
+
+  *ppVtab = 0;
+  rc = tabNew(db, (LsmvConn*)pAux, argc, argv, &pTab, &zErr);
+  if( rc!=SQLITE_OK ) return tabDone(rc, pTab, argv[2], zErr, ppVtab, pzErr);
+
+  sqlite3_randomness(sizeof(aRand), aRand);
+  for(i=0; i<16; i++) sqlite3_snprintf(3, &zToken[2*i], "%02x", aRand[i]);
+  tabOwner(pTab, zToken, &owner);
+  if( owner.zDbFile ){
+    /* the files of a table of this database whose DROP committed just
+    ** before a crash may be replaced; another table's may not */
+    char *zOld = 0;
+    if( lsmvOwnerDropping(pTab->pCfg->zPath, owner.zDbFile, &zOld) ){
+      int bFound = 1;
+      rc = lsmvShadowHasToken(db, pTab->zSchema, zOld, &bFound, &zErr);
+      if( rc==SQLITE_OK && !bFound ) eOpen = LSMV_OPEN_REPLACE;
+    }
+    sqlite3_free(zOld);
+  }
+  if( rc==SQLITE_OK ){
+    rc = lsmvSharedOpenTable(pTab->pCfg->zPath, &pTab->pCfg->opts, &owner, eOpen,
+                        &pTab->pShared, &zErr);
+  }
+  if( rc==SQLITE_OK ){
+    pTab->pDb = lsmvSharedDb(pTab->pShared);
+    rc = lsmvShadowCreate(db, pTab->zSchema, pTab->zName, zToken, &zErr);
+    if( rc==SQLITE_OK ) rc = lsmvDefer(db, LSMV_DEFER_CREATE, pTab->pShared, &zErr);
+    if( rc!=SQLITE_OK ) lsmvSharedCreateEnd(pTab->pShared, 0);
+  }
+  return tabDone(rc, pTab, argv[2], zErr, ppVtab, pzErr);
+}
+
+/*
+** Connect a table that exists: its token comes from its shadow table.  A
+** table whose directory has vanished can still be read (empty) and
+** dropped, so the directory is made again, except for a read-only
+** database, which opens the engine read-only and never creates anything.
+*/
+static int lsmvConnect(sqlite3 *db, void *pAux, int argc,
+                       const char *const *argv, sqlite3_vtab **ppVtab,
+                       char **pzErr){
+  LsmvTab *pTab = 0;
+  LsmvOwner owner;
+  char *zToken = 0;
+  char *zErr = 0;
+  int rc;
+
+  *ppVtab = 0;
+  rc = tabNew(db, (LsmvConn*)pAux, argc, argv, &pTab, &zErr);
+  if( rc==SQLITE_OK ){
+    rc = lsmvShadowToken(db, pTab->zSchema, pTab->zName, &zToken, &zErr);
+  }
+  if( rc==SQLITE_OK ){
+    if( sqlite3_db_readonly(db, pTab->zSchema)==1 ){
+      pTab->pCfg->opts.read_only = 1;
+      pTab->pCfg->opts.create_if_missing = 0;
+    }
+    tabOwner(pTab, zToken, &owner);
+    rc = lsmvSharedOpenTable(pTab->pCfg->zPath, &pTab->pCfg->opts, &owner,
+                        LSMV_OPEN_CONNECT, &pTab->pShared, &zErr);
+    if( rc==SQLITE_OK ) pTab->pDb = lsmvSharedDb(pTab->pShared);
+  }
+  sqlite3_free(zToken);
+  return tabDone(rc, pTab, argv[2], zErr, ppVtab, pzErr);
 }
 
 static int lsmvDisconnect(sqlite3_vtab *pVtab){
@@ -279,16 +416,52 @@ static int lsmvDisconnect(sqlite3_vtab *pVtab){
 }
 
 /*
-** DROP TABLE.  If the files cannot be removed the error is returned and
-** the object stays connected, without an engine, until xDisconnect:
-** SQLite keeps a virtual table whose xDestroy failed.
+** True if a savepoint was opened after this transaction wrote the table
+** and is still open, other than the innermost one, the DROP statement's
+** own (SQLite runs every DROP of a virtual table with a statement
+** journal).  A ROLLBACK TO that savepoint would bring the table back
+** with the writes made before it, which went with this LsmvTab.
+*/
+static int tabWritesBeforeSavepoint(LsmvTab *pTab){
+  int i;
+  if( pTab->pBatch==0 || lsm_batch_count(pTab->pBatch)==0 ) return 0;
+  for(i=0; i<pTab->nMark-1; i++){
+    if( pTab->aMark[i]!=pTab->iMarkEmpty ) return 1;
+  }
+  return 0;
+}
+
+/*
+** DROP TABLE.  The shadow table goes with the statement; the files stay
+** until lsmvtab_pending sees the transaction commit (SQLite calls no
+** method of this table again).  On error the table stays, connected:
+** SQLite keeps a virtual table whose xDestroy failed.  (SQLite replaces
+** the message of a failed xDestroy by the text of its code, so errors
+** also go to sqlite3_log.)
 */
 static int lsmvDestroy(sqlite3_vtab *pVtab){
   LsmvTab *pTab = (LsmvTab*)pVtab;
   char *zErr = 0;
-  int rc = tabRelease(pTab, 1, &zErr);
+  int rc;
+  if( tabWritesBeforeSavepoint(pTab) ){
+    lsmvTabError(pTab, SQLITE_LOCKED, "cannot be dropped inside a savepoint "
+                 "opened after this transaction wrote to it; release the "
+                 "savepoint or commit first");
+    sqlite3_log(SQLITE_LOCKED, "%s", pTab->base.zErrMsg);
+    return SQLITE_LOCKED;
+  }
+  lsmvTabShadowClose(pTab);
+  rc = lsmvShadowDrop(pTab->db, pTab->zSchema, pTab->zName, &zErr);
+  if( rc==SQLITE_OK && pTab->pShared ){
+    rc = lsmvSharedDropBegin(pTab->pShared, &zErr);
+    if( rc==SQLITE_OK ){
+      rc = lsmvDefer(pTab->db, LSMV_DEFER_DROP, pTab->pShared, &zErr);
+      if( rc!=SQLITE_OK ) lsmvSharedDropEnd(pTab->pShared, 0);
+    }
+  }
   if( rc!=SQLITE_OK ){
     lsmvTabError(pTab, rc, "%s", zErr ? zErr : "dropping the table");
+    sqlite3_log(rc, "%s", pTab->base.zErrMsg);
     sqlite3_free(zErr);
     return rc;
   }
@@ -296,20 +469,37 @@ static int lsmvDestroy(sqlite3_vtab *pVtab){
   return SQLITE_OK;
 }
 
-/* ALTER TABLE RENAME: the data stays where it is. */
+/* ALTER TABLE RENAME: the shadow table follows, the data stays where it
+** is. */
 static int lsmvRename(sqlite3_vtab *pVtab, const char *zNew){
   LsmvTab *pTab = (LsmvTab*)pVtab;
+  char *zErr = 0;
   char *z = sqlite3_mprintf("%s", zNew);
+  int rc;
   if( z==0 ) return SQLITE_NOMEM;
+  lsmvTabShadowClose(pTab);
+  rc = lsmvShadowRename(pTab->db, pTab->zSchema, pTab->zName, zNew, &zErr);
+  if( rc!=SQLITE_OK ){
+    lsmvTabError(pTab, rc, "renaming its shadow table: %s", zErr);
+    sqlite3_free(zErr);
+    sqlite3_free(z);
+    return rc;
+  }
   sqlite3_free(pTab->zName);
   pTab->zName = z;
   return SQLITE_OK;
 }
 
+/* The module's only shadow table is NAME_lsmtx. */
+static int lsmvShadowName(const char *zSuffix){
+  return sqlite3_stricmp(zSuffix, LSMV_SHADOW_SUFFIX)==0;
+}
+
 /*---------------------------------------------------------- transactions --*/
 
 /* A transaction that writes the table starts: its batch is empty, its
-** snapshot not taken until the first read. */
+** snapshot not taken until the first read, its number not given until
+** the first write. */
 static int lsmvBegin(sqlite3_vtab *pVtab){
   LsmvTab *pTab = (LsmvTab*)pVtab;
   int rc = tabLive(pTab);
@@ -318,29 +508,63 @@ static int lsmvBegin(sqlite3_vtab *pVtab){
     if( rc!=LSM_OK ) rc = lsmvTabEngineError(pTab, rc, "starting a transaction");
   }
   if( rc==SQLITE_OK ){
+    if( lsm_batch_count(pTab->pBatch)==0 ){
+      pTab->iMarkEmpty = lsm_batch_mark(pTab->pBatch);
+    }
     pTab->bInTrans = 1;
     pTab->nMark = 0;
   }
   return rc;
 }
 
-/* All fallible work of a commit happens here: SQLite ignores the return
-** code of xCommit. */
+/*
+** Take back a prepared batch that is about to change (the transaction
+** went on after a COMMIT that failed, with SQLITE_BUSY for instance).
+** The next write takes a new number: a number is never prepared twice.
+*/
+static int tabUnprepare(LsmvTab *pTab){
+  if( pTab->bPrepared ){
+    int rc = lsm_rollback_prepared(pTab->pDb, pTab->iTxn);
+    if( rc!=LSM_OK ) return lsmvTabEngineError(pTab, rc, "taking back a prepared commit");
+    lsmvSharedPrepared(pTab->pShared, &pTab->prep, 0);
+    pTab->bPrepared = 0;
+    pTab->bShadow = 0;
+  }
+  return SQLITE_OK;
+}
+
+/*
+** Phase one of the commit, and all its fallible work (SQLite ignores the
+** return code of xCommit): the batch goes to the log as prepared
+** transaction iTxn, durable under the table's sync mode.  SQLite calls
+** xSync again when it retries a COMMIT that failed: prepared is prepared.
+*/
 static int lsmvSync(sqlite3_vtab *pVtab){
   LsmvTab *pTab = (LsmvTab*)pVtab;
   int rc = SQLITE_OK;
-  if( pTab->bInTrans && pTab->pBatch && lsm_batch_count(pTab->pBatch)>0 ){
-    rc = tabLive(pTab);
-    if( rc==SQLITE_OK ){
-      rc = lsm_write(pTab->pDb, pTab->pBatch);
-      if( rc!=LSM_OK ) rc = lsmvTabEngineError(pTab, rc, "commit");
-    }
+  if( !pTab->bInTrans || pTab->pBatch==0 || lsm_batch_count(pTab->pBatch)==0
+   || pTab->bPrepared
+  ){
+    return SQLITE_OK;
+  }
+  rc = tabLive(pTab);
+  LSMV_TEST_POINT(LSMV_POINT_SYNC);
+  /* the number is normally written by the first write; a ROLLBACK TO
+  ** after a failed COMMIT can leave it unwritten */
+  if( rc==SQLITE_OK && !pTab->bShadow ) rc = lsmvTabShadowWrite(pTab);
+  if( rc==SQLITE_OK ){
+    rc = lsm_prepare(pTab->pDb, pTab->pBatch, pTab->iTxn);
+    if( rc!=LSM_OK ) return lsmvTabEngineError(pTab, rc, "commit");
+    pTab->bPrepared = 1;
+    lsmvSharedPrepared(pTab->pShared, &pTab->prep, 1);
+    LSMV_TEST_POINT(LSMV_POINT_PREPARED);
   }
   return rc;
 }
 
-/* End the transaction: forget its writes, snapshot and savepoints.  The
-** statement snapshot goes too, so that later reads see the commit. */
+/* End the transaction: forget its writes, snapshot, number and
+** savepoints.  The statement snapshot goes too, so that later reads see
+** the commit. */
 static void tabEndTrans(LsmvTab *pTab){
   if( pTab->pBatch && lsm_batch_count(pTab->pBatch)>0
    && lsm_batch_clear(pTab->pBatch)!=LSM_OK
@@ -355,15 +579,51 @@ static void tabEndTrans(LsmvTab *pTab){
   pTab->pStmtSnap = 0;
   pTab->nMark = 0;
   pTab->bInTrans = 0;
+  pTab->bShadow = 0;
 }
 
+/*
+** The database has committed: apply the prepared batch.  This cannot
+** report a failure; if it fails the transaction stays prepared in the
+** engine's log, and the next open of the directory commits it (the
+** shadow table has its number).
+*/
 static int lsmvCommit(sqlite3_vtab *pVtab){
-  tabEndTrans((LsmvTab*)pVtab);
+  LsmvTab *pTab = (LsmvTab*)pVtab;
+  if( pTab->bPrepared ){
+    int rc;
+    LSMV_TEST_POINT(LSMV_POINT_COMMIT);
+    rc = lsm_commit_prepared(pTab->pDb, pTab->iTxn);
+    if( rc!=LSM_OK ){
+      sqlite3_log(rc, "lsm table %s: applying committed transaction %llu: %s",
+                  pTab->zName, (unsigned long long)pTab->iTxn,
+                  lsm_errmsg(pTab->pDb));
+    }
+    lsmvSharedPrepared(pTab->pShared, &pTab->prep, 0);
+    pTab->bPrepared = 0;
+    LSMV_TEST_POINT(LSMV_POINT_COMMITTED);
+  }
+  tabEndTrans(pTab);
   return SQLITE_OK;
 }
 
+/* The transaction rolls back, perhaps after xSync (the database's commit
+** failed, or a commit hook refused it). */
 static int lsmvRollback(sqlite3_vtab *pVtab){
-  tabEndTrans((LsmvTab*)pVtab);
+  LsmvTab *pTab = (LsmvTab*)pVtab;
+  if( pTab->bPrepared ){
+    int rc = lsm_rollback_prepared(pTab->pDb, pTab->iTxn);
+    if( rc!=LSM_OK ){
+      /* still prepared in the log; its number is not in the database, so
+      ** the next open of the directory rolls it back */
+      sqlite3_log(rc, "lsm table %s: rolling back transaction %llu: %s",
+                  pTab->zName, (unsigned long long)pTab->iTxn,
+                  lsm_errmsg(pTab->pDb));
+    }
+    lsmvSharedPrepared(pTab->pShared, &pTab->prep, 0);
+    pTab->bPrepared = 0;
+  }
+  tabEndTrans(pTab);
   return SQLITE_OK;
 }
 
@@ -394,20 +654,24 @@ static int lsmvSavepoint(sqlite3_vtab *pVtab, int iSave){
 }
 
 /* Savepoints iSave and above are gone.  -1 stands for the savepoint that
-** opened the transaction (SAVEPOINT outside BEGIN). */
+** opened the transaction (SAVEPOINT outside BEGIN).  The shadow write
+** now belongs to the savepoint around them. */
 static int lsmvRelease(sqlite3_vtab *pVtab, int iSave){
   LsmvTab *pTab = (LsmvTab*)pVtab;
   if( iSave<0 ) iSave = 0;
   if( iSave<pTab->nMark ) pTab->nMark = iSave;
+  if( iSave<pTab->iShadowDepth ) pTab->iShadowDepth = iSave;
   return SQLITE_OK;
 }
 
 /* Undo the writes made since savepoint iSave, which stays open; -1 is the
-** start of the transaction. */
+** start of the transaction.  The database undoes the shadow write too if
+** it was made inside the savepoint. */
 static int lsmvRollbackTo(sqlite3_vtab *pVtab, int iSave){
   LsmvTab *pTab = (LsmvTab*)pVtab;
-  int rc = SQLITE_OK;
-  if( pTab->pBatch==0 ) return SQLITE_OK;
+  int rc = tabUnprepare(pTab);
+  if( rc!=SQLITE_OK || pTab->pBatch==0 ) return rc;
+  if( iSave<pTab->iShadowDepth ) pTab->bShadow = 0;
   if( iSave<0 ){
     rc = lsm_batch_clear(pTab->pBatch);
     pTab->nMark = 0;
@@ -506,6 +770,8 @@ static int lsmvUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   (void)pRowid;
 
   if( rc==SQLITE_OK && !pTab->bInTrans ) rc = lsmvBegin(pVtab);
+  if( rc==SQLITE_OK ) rc = tabUnprepare(pTab);
+  if( rc==SQLITE_OK && !pTab->bShadow ) rc = lsmvTabShadowWrite(pTab);
   if( rc!=SQLITE_OK ) return rc;
 
   if( argc==1 ){
@@ -577,8 +843,12 @@ static void allowPathsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 /*----------------------------------------------------------------- module --*/
 
 static sqlite3_module lsmvModule = {
-  /* iVersion    */ 2,
-  /* xCreate     */ lsmvConnect,
+#if SQLITE_VERSION_NUMBER >= 3044000
+  /* iVersion    */ 4,
+#else
+  /* iVersion    */ 3,
+#endif
+  /* xCreate     */ lsmvCreate,
   /* xConnect    */ lsmvConnect,
   /* xBestIndex  */ lsmvBestIndex,
   /* xDisconnect */ lsmvDisconnect,
@@ -600,12 +870,15 @@ static sqlite3_module lsmvModule = {
   /* xSavepoint  */ lsmvSavepoint,
   /* xRelease    */ lsmvRelease,
   /* xRollbackTo */ lsmvRollbackTo,
-  /* xShadowName */ 0
+  /* xShadowName */ lsmvShadowName,
+#if SQLITE_VERSION_NUMBER >= 3044000
+  /* xIntegrity  */ lsmvIntegrity
+#endif
 };
 
 /*
-** Entry point.  Registers module "lsm" and function lsm_allow_paths() on
-** db.  A loadable build returns SQLITE_OK_LOAD_PERMANENTLY: the engine
+** Entry point.  Registers modules "lsm" and "lsmvtab_pending", function
+** lsm_allow_paths() and the functions of sqlfuncs.h on db.  A loadable build returns SQLITE_OK_LOAD_PERMANENTLY: the engine
 ** runs background threads, so the library must never be unloaded.
 */
 #ifdef _WIN32
@@ -638,6 +911,7 @@ int sqlite3_lsmvtab_init(sqlite3 *db, char **pzErrMsg,
   memset(pConn, 0, sizeof(*pConn));
   pConn->nRef = 2;
   rc = sqlite3_create_module_v2(db, "lsm", &lsmvModule, pConn, connRelease);
+  if( rc==SQLITE_OK ) rc = lsmvPendingRegister(db);
   if( rc==SQLITE_OK ){
     rc = sqlite3_create_function_v2(db, "lsm_allow_paths", 1,
         SQLITE_UTF8|SQLITE_DIRECTONLY, pConn, allowPathsFunc, 0, 0, connRelease);
@@ -645,6 +919,7 @@ int sqlite3_lsmvtab_init(sqlite3 *db, char **pzErrMsg,
     /* SQLite released the module's reference; drop the function's */
     connRelease(pConn);
   }
+  if( rc==SQLITE_OK ) rc = lsmvtabRegisterFunctions(db);
   if( rc!=SQLITE_OK ) return rc;
 #ifdef SQLITE_CORE
   return SQLITE_OK;

@@ -10,10 +10,16 @@
 ** range; SELECT with every range form, LIKE / GLOB, IN, IS, ORDER BY key
 ** both ways with LIMIT / OFFSET, aggregates, self joins, joins with A,
 ** subqueries; BEGIN / COMMIT / ROLLBACK and SAVEPOINT / RELEASE /
-** ROLLBACK TO -- over keys of every type, edge values included.  Each
+** ROLLBACK TO, with statements failing inside transactions (conflicts,
+** NULL keys) -- over keys of every type, edge values included.  Each
 ** statement runs on both connections; the outcomes (every row, every
 ** value with its exact type, or the error code and message) must be
 ** identical, and the whole tables are compared at checkpoints.
+**
+** A second connection to each database reads now and then, while the
+** first may be inside a transaction: both must see only what committed
+** (the native database keeps the uncommitted rows of the first
+** connection from the second, and so must the lsm table).
 **
 ** Environment:
 **   LSMVTAB_EXT             the loadable extension (default ./lsmvtab.so)
@@ -122,6 +128,8 @@ typedef struct DiffCtx DiffCtx;
 struct DiffCtx {
   sqlite3 *dbL;               /* T is an lsm table */
   sqlite3 *dbN;               /* T is a native WITHOUT ROWID table */
+  sqlite3 *dbL2;              /* second connections to the same files */
+  sqlite3 *dbN2;
   char *zDir;                 /* temp directory */
   int nCol;                   /* columns of T */
   const char *azCol[4];       /* their names */
@@ -226,14 +234,18 @@ static char *dfRun(sqlite3 *db, const char *zSql, int bOrdered){
   return sqlite3_str_finish(pOut);
 }
 
-/* Run zSql on both connections; fail the test on any difference.  A
-** checkpoint (bCheck) is remembered, to be shown with a difference. */
-static void dfBoth(DiffCtx *p, const char *zSql, int bOrdered, int bCheck){
+/* Run zSql on both connections (the second ones with bSecond); fail the
+** test on any difference.  A checkpoint (bCheck) is remembered, to be
+** shown with a difference. */
+static void dfBothOn(DiffCtx *p, int bSecond, const char *zSql, int bOrdered,
+                     int bCheck){
   char *zL, *zN;
   p->iStmt++;
-  if( p->bVerbose ) printf("[%u/%d] %s\n", p->iSeed, p->iStmt, zSql);
-  zL = dfRun(p->dbL, zSql, bOrdered);
-  zN = dfRun(p->dbN, zSql, bOrdered);
+  if( p->bVerbose ){
+    printf("[%u/%d]%s %s\n", p->iSeed, p->iStmt, bSecond ? " (second)" : "", zSql);
+  }
+  zL = dfRun(bSecond ? p->dbL2 : p->dbL, zSql, bOrdered);
+  zN = dfRun(bSecond ? p->dbN2 : p->dbN, zSql, bOrdered);
   if( strcmp(zL, zN)!=0 ){
     fprintf(stderr, "DIFFERENCE seed %u statement %d:\n  %s\n"
             "--- lsm table:\n%s--- native table:\n%s"
@@ -248,6 +260,10 @@ static void dfBoth(DiffCtx *p, const char *zSql, int bOrdered, int bCheck){
     sqlite3_free(zL);
   }
   sqlite3_free(zN);
+}
+
+static void dfBoth(DiffCtx *p, const char *zSql, int bOrdered, int bCheck){
+  dfBothOn(p, 0, zSql, bOrdered, bCheck);
 }
 
 static void dfExec(sqlite3 *db, const char *zSql){
@@ -516,6 +532,21 @@ static void dfStatement(DiffCtx *p){
   sqlite3_free(zSql);
 }
 
+/* A read on the second connections: the whole table, or a range. */
+static void dfSecondRead(DiffCtx *p){
+  sqlite3_str *s = sqlite3_str_new(0);
+  char *zSql;
+  sqlite3_str_appendall(s, "SELECT * FROM T");
+  if( dfChance(50) ){
+    sqlite3_str_appendall(s, " WHERE ");
+    dfKeyCond(p, s, "", 1);
+  }
+  sqlite3_str_appendf(s, " ORDER BY %s%s", p->azCol[0], dfChance(30) ? " DESC" : "");
+  zSql = sqlite3_str_finish(s);
+  dfBothOn(p, 1, zSql, 1, 0);
+  sqlite3_free(zSql);
+}
+
 /*------------------------------------------------------------- the runs --*/
 
 /* Declarations tried, by seed: key type, value columns. */
@@ -548,7 +579,10 @@ static void dfOpen(DiffCtx *p, const char *zName, sqlite3 **pDb, int bLsm){
   int rc;
   assert_int_equal(sqlite3_open(zPath, pDb), SQLITE_OK);
   sqlite3_free(zPath);
-  dfExec(*pDb, "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY;");
+  /* a cache that never spills, so that a writer never needs the
+  ** EXCLUSIVE lock before its commit and the second connection can read */
+  dfExec(*pDb, "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY;"
+               "PRAGMA cache_size=-65536;");
   if( bLsm ){
     sqlite3_enable_load_extension(*pDb, 1);
     rc = sqlite3_load_extension(*pDb, dfExtPath(), 0, &zErr);
@@ -596,8 +630,14 @@ static void dfRunSeed(unsigned iSeed, int nStmt){
 
   nCheck = getenv("LSMVTAB_DIFF_CHECK") ? atoi(getenv("LSMVTAB_DIFF_CHECK")) : 50;
   if( nCheck<1 ) nCheck = 50;
+  dfOpen(&ctx, "lsm", &ctx.dbL2, 1);
+  dfOpen(&ctx, "native", &ctx.dbN2, 0);
   for(i=0; i<nStmt; i++){
-    dfStatement(&ctx);
+    if( dfChance(4) ){
+      dfSecondRead(&ctx);
+    }else{
+      dfStatement(&ctx);
+    }
     if( i%nCheck==nCheck-1 || i==nStmt-1 ){
       zSql = sqlite3_mprintf("SELECT * FROM T ORDER BY %s", ctx.azCol[0]);
       dfBoth(&ctx, zSql, 1, 1);
@@ -607,6 +647,11 @@ static void dfRunSeed(unsigned iSeed, int nStmt){
   /* the table survives a reopen: commit, close, open again, compare */
   sqlite3_exec(ctx.dbL, "COMMIT", 0, 0, 0);
   sqlite3_exec(ctx.dbN, "COMMIT", 0, 0, 0);
+  zSql = sqlite3_mprintf("SELECT * FROM T ORDER BY %s", ctx.azCol[0]);
+  dfBothOn(&ctx, 1, zSql, 1, 0);
+  sqlite3_free(zSql);
+  assert_int_equal(sqlite3_close(ctx.dbL2), SQLITE_OK);
+  assert_int_equal(sqlite3_close(ctx.dbN2), SQLITE_OK);
   assert_int_equal(sqlite3_close(ctx.dbL), SQLITE_OK);
   assert_int_equal(sqlite3_close(ctx.dbN), SQLITE_OK);
   dfOpen(&ctx, "lsm", &ctx.dbL, 1);

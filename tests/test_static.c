@@ -22,9 +22,11 @@
 #include "../ext/keycodec.c"
 #include "../ext/lsmvtab.c"
 #include "../ext/registry.c"
+#include "../ext/sqlfuncs.c"
 #include "../ext/vtabconfig.c"
 #include "../ext/vtabcursor.c"
 #include "../ext/vtabplan.c"
+#include "../ext/vtabtxn.c"
 
 static char *tsDir;
 

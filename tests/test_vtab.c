@@ -553,6 +553,11 @@ static void test_drop_and_rename(void **state){
   /* a CREATE that rolls back leaves no table */
   tvExec(db, "BEGIN; CREATE VIRTUAL TABLE gone USING lsm(gone_data); ROLLBACK;");
   tvFails(db, "SELECT * FROM gone", -1, "no such table");
+  assert_false(tvExists("gone_data"));
+  /* a DROP that rolls back keeps the rows (test_txn.c has the rest) */
+  tvExec(db, "CREATE VIRTUAL TABLE kept USING lsm(kept_data);"
+             "INSERT INTO kept VALUES(1, 2); BEGIN; DROP TABLE kept; ROLLBACK;");
+  tvExpect(db, "SELECT * FROM kept", "1|2\n");
   sqlite3_close(db);
 }
 

@@ -227,7 +227,7 @@ typedef struct RemoveCtx {
 static int backupRemoveEntry(void *pArg, const char *zName){
   RemoveCtx *p = (RemoveCtx*)pArg;
   char *zPath = lsmPathJoin(p->zDir, zName);
-  if( zPath ) p->pEnv->xRemove(p->pEnv, zPath);
+  lsmEnvRemoveQuietly(p->pEnv, zPath);
   lsmFree(zPath);
   return LSM_OK;
 }

@@ -3,6 +3,7 @@
 ** described in compact.h.
 */
 #include "compact.h"
+#include "env.h"
 #include "ikey.h"
 #include "iter.h"
 #include "table.h"
@@ -409,7 +410,7 @@ int lsmCompactRun(LsmCompaction *c, LsmCompactCtx *pCtx, LsmVersionEdit *pEdit){
   if( rc!=LSM_OK ){
     for(i=0; i<o.nFile; i++){
       char *zPath = lsmTableFileName(pCtx->zDir, o.aFile[i]);
-      if( zPath ) pCtx->pEnv->xRemove(pCtx->pEnv, zPath);
+      lsmEnvRemoveQuietly(pCtx->pEnv, zPath);
       lsmFree(zPath);
     }
   }

@@ -207,7 +207,7 @@ static int writeLevel0(lsm_db *db, LsmMemtable *pMem, LsmVersionEdit *pEdit){
   if( rc==LSM_OK ) rc = db->pEnv->xSyncDir(db->pEnv, db->zDir);
   if( rc==LSM_OK ) rc = lsmEditAddFile(pEdit, 0, iFile, &props);
   if( pBuilder ) lsmTableBuilderAbandon(pBuilder);
-  if( rc!=LSM_OK ) db->pEnv->xRemove(db->pEnv, zPath);
+  if( rc!=LSM_OK ) lsmEnvRemoveQuietly(db->pEnv, zPath);
   lsmTablePropsClear(&props);
   lsmFree(zPath);
   return rc;
@@ -244,7 +244,7 @@ static void trimLogs(lsm_db *db, uint64_t iLive){
       if( db->opts.log_retain_bytes && nKept + nSize <= db->opts.log_retain_bytes ){
         nKept += nSize;
       }else{
-        db->pEnv->xRemove(db->pEnv, zPath);
+        lsmEnvRemoveQuietly(db->pEnv, zPath);
         nKept = db->opts.log_retain_bytes;   /* older ones go too: no holes */
       }
       lsmFree(zPath);
@@ -511,7 +511,7 @@ static int switchMemtable(lsm_db *db){
     if( pNew ) lsmMemtableUnref(pNew);
     if( pNewLog ){
       lsmWalWriterClose(pNewLog);
-      db->pEnv->xRemove(db->pEnv, zPath);
+      lsmEnvRemoveQuietly(db->pEnv, zPath);
     }
   }
   lsmFree(zPath);
@@ -1323,7 +1323,7 @@ static int removeObsolete(void *pArg, const char *zName){
   }
   if( bRemove ){
     char *zPath = lsmPathJoin(db->zDir, zName);
-    if( zPath ) db->pEnv->xRemove(db->pEnv, zPath);
+    lsmEnvRemoveQuietly(db->pEnv, zPath);
     lsmFree(zPath);
   }
   return LSM_OK;

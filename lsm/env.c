@@ -521,3 +521,12 @@ int lsmEnvSyncParent(lsm_env *pEnv, const char *zDir){
   lsmFree(zParent);
   return rc;
 }
+
+void lsmEnvRemoveQuietly(lsm_env *pEnv, const char *zPath){
+  char zSaved[512];
+  if( zPath==0 ) return;
+  snprintf(zSaved, sizeof(zSaved), "%s", lsmErrMsg());
+  if( pEnv->xRemove(pEnv, zPath)!=LSM_OK ){
+    if( zSaved[0] ) lsmErr(LSM_ERROR, "%s", zSaved); else lsmErrClear();
+  }
+}

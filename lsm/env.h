@@ -50,4 +50,12 @@ int lsmEnvCopyFile(lsm_env *pEnv, const char *zFrom, const char *zTo,
 */
 int lsmEnvSyncParent(lsm_env *pEnv, const char *zDir);
 
+/*
+** Remove zPath as cleanup: a failure is ignored (the file may never have
+** been created, or is an orphan the next open deletes) and this thread's
+** error message is left as it was, so that it still describes the error
+** that made the cleanup necessary.  A NULL zPath is a no-op.
+*/
+void lsmEnvRemoveQuietly(lsm_env *pEnv, const char *zPath);
+
 #endif /* LSM_ENV_H */

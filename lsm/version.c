@@ -66,7 +66,7 @@ static void fileUnref(LsmFileMeta *p){
       char *zPath = lsmTableFileName(pSet->zDir, p->iFile);
       if( pSet->pTableCache ) lsmTableCacheEvict(pSet->pTableCache, p->iFile);
       /* A failed removal leaves an orphan that the next open deletes. */
-      if( zPath ) pSet->pEnv->xRemove(pSet->pEnv, zPath);
+      lsmEnvRemoveQuietly(pSet->pEnv, zPath);
       lsmFree(zPath);
     }
     lsmBufFree(&p->smallest);
@@ -956,7 +956,7 @@ int lsmVersionSetRewrite(LsmVersionSet *p, LsmVersionEdit *pEdit){
     if( iOld ){
       char *zOldName = manifestName(iOld);
       char *zOld = zOldName ? lsmPathJoin(p->zDir, zOldName) : 0;
-      if( zOld ) p->pEnv->xRemove(p->pEnv, zOld);
+      lsmEnvRemoveQuietly(p->pEnv, zOld);
       lsmFree(zOld);
       lsmFree(zOldName);
     }

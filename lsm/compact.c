@@ -105,9 +105,12 @@ static LsmCompaction *finishPick(LsmCompaction *c, const lsm_options *pOpts){
   inputRange(c, &lo, &hi);
   pLo = ukeyOf(&lo, &nLo);
   pHi = ukeyOf(&hi, &nHi);
-  overlapRun(c->v, c->iLevel+1, pLo, nLo, pHi, nHi, &c->aiFirst[1], &c->anIn[1]);
+  if( c->iOutLevel>c->iLevel ){
+    overlapRun(c->v, c->iOutLevel, pLo, nLo, pHi, nHi,
+               &c->aiFirst[1], &c->anIn[1]);
+  }
   c->bTrivialMove = pOpts && c->anIn[0]==1 && c->anIn[1]==0
-      && overlapBytes(c->v, c->iLevel+2, pLo, nLo, pHi, nHi)
+      && overlapBytes(c->v, c->iOutLevel+1, pLo, nLo, pHi, nHi)
          <= GRANDPARENT_TABLES*pOpts->table_size;
   return c;
 }
@@ -118,6 +121,7 @@ static LsmCompaction *compactionNew(LsmVersion *v, int iLevel){
     c->v = v;
     lsmVersionRef(v);
     c->iLevel = iLevel;
+    c->iOutLevel = iLevel+1;
   }
   return c;
 }
@@ -160,7 +164,7 @@ int lsmCompactPick(LsmVersion *v, const lsm_options *pOpts,
   return LSM_OK;
 }
 
-int lsmCompactPickRange(LsmVersion *v, int iLevel,
+int lsmCompactPickRange(LsmVersion *v, int iLevel, int bInPlace,
                         const uint8_t *pLo, size_t nLo,
                         const uint8_t *pHi, size_t nHi, LsmCompaction **pp){
   LsmCompaction *c;
@@ -180,6 +184,7 @@ int lsmCompactPickRange(LsmVersion *v, int iLevel,
   if( n==0 ) return LSM_OK;
   c = compactionNew(v, iLevel);
   if( c==0 ) return LSM_NOMEM;
+  if( bInPlace && iLevel>0 ) c->iOutLevel = iLevel;
   c->aiFirst[0] = iFirst;
   c->anIn[0] = n;
   /* A manual compaction exists to rewrite: drop what can be dropped. */
@@ -197,7 +202,7 @@ void lsmCompactionFree(LsmCompaction *c){
 /* Could a level below the output level hold user key k? */
 static int keyMayBeDeeper(const LsmCompaction *c, const uint8_t *k, size_t n){
   int i;
-  for(i=c->iLevel+2; i<LSM_NUM_LEVELS; i++){
+  for(i=c->iOutLevel+1; i<LSM_NUM_LEVELS; i++){
     int lo = 0, hi = c->v->anFile[i];
     while( lo<hi ){
       int mid = (lo+hi)/2;
@@ -246,9 +251,9 @@ static int inputIter(LsmCompaction *c, LsmCompactCtx *pCtx, LsmIter **pp){
   }
   if( rc==LSM_OK && c->anIn[1]>0 ){
     for(i=0; i<c->anIn[1]; i++){
-      pCtx->nBytesRead += c->v->aapFile[c->iLevel+1][c->aiFirst[1]+i]->nSize;
+      pCtx->nBytesRead += c->v->aapFile[c->iOutLevel][c->aiFirst[1]+i]->nSize;
     }
-    rc = lsmLevelIterNew(c->v, c->iLevel+1, c->aiFirst[1], c->anIn[1], 0,
+    rc = lsmLevelIterNew(c->v, c->iOutLevel, c->aiFirst[1], c->anIn[1], 0,
                          &apChild[nChild]);
     if( rc==LSM_OK ) nChild++;
   }
@@ -303,7 +308,7 @@ static int outputFinish(Output *o){
   if( rc==LSM_OK ){
     o->pCtx->nBytesWritten += props.nFileSize;
     o->pCtx->nOutput++;
-    rc = lsmEditAddFile(o->pEdit, o->c->iLevel+1, o->iFile, &props);
+    rc = lsmEditAddFile(o->pEdit, o->c->iOutLevel, o->iFile, &props);
   }
   lsmTablePropsClear(&props);
   return rc;
@@ -313,7 +318,7 @@ static int outputFinish(Output *o){
 ** new user key) because it already overlaps too much two levels down? */
 static int outputStopBefore(Output *o, const uint8_t *k, size_t n){
   const LsmVersion *v = o->c->v;
-  int iGp = o->c->iLevel+2;
+  int iGp = o->c->iOutLevel+1;
   if( iGp>=LSM_NUM_LEVELS ) return 0;
   while( o->iGrand<v->anFile[iGp] ){
     const LsmFileMeta *m = v->aapFile[iGp][o->iGrand];
@@ -391,9 +396,10 @@ int lsmCompactRun(LsmCompaction *c, LsmCompactCtx *pCtx, LsmVersionEdit *pEdit){
   o.pEdit = pEdit;
   for(j=0; rc==LSM_OK && j<2; j++){
     for(i=0; rc==LSM_OK && i<c->anIn[j]; i++){
-      const LsmFileMeta *m = c->v->aapFile[c->iLevel+j][c->aiFirst[j]+i];
-      rc = lsmEditDelFile(pEdit, c->iLevel+j, m->iFile);
-      if( rc==LSM_OK && c->bTrivialMove ) rc = lsmEditAddMeta(pEdit, c->iLevel+1, m);
+      int iLevel = j ? c->iOutLevel : c->iLevel;
+      const LsmFileMeta *m = c->v->aapFile[iLevel][c->aiFirst[j]+i];
+      rc = lsmEditDelFile(pEdit, iLevel, m->iFile);
+      if( rc==LSM_OK && c->bTrivialMove ) rc = lsmEditAddMeta(pEdit, c->iOutLevel, m);
     }
   }
   if( rc==LSM_OK && !c->bTrivialMove ){

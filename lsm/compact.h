@@ -36,7 +36,8 @@
 #include "version.h"
 
 typedef struct LsmCompaction {
-  int iLevel;                      /* inputs from iLevel and iLevel+1 */
+  int iLevel;                      /* inputs from iLevel and iOutLevel */
+  int iOutLevel;                   /* iLevel+1, or iLevel to rewrite it */
   LsmVersion *v;                   /* the version the inputs come from */
   int aiFirst[2];                  /* first input index in each level */
   int anIn[2];                     /* inputs in each level (contiguous) */
@@ -76,10 +77,12 @@ int lsmCompactPick(LsmVersion *v, const lsm_options *pOpts,
 
 /*
 ** A compaction of every table of level iLevel overlapping user keys
-** [pLo, pHi] (inclusive; NULL = unbounded) into level iLevel+1.  *pp is
-** NULL if nothing overlaps.
+** [pLo, pHi] (inclusive; NULL = unbounded) into level iLevel+1, or, with
+** bInPlace, rewritten within level iLevel >= 1 (the deepest level, whose
+** old versions and tombstones have nowhere further to go).  *pp is NULL
+** if nothing overlaps.
 */
-int lsmCompactPickRange(LsmVersion *v, int iLevel,
+int lsmCompactPickRange(LsmVersion *v, int iLevel, int bInPlace,
                         const uint8_t *pLo, size_t nLo,
                         const uint8_t *pHi, size_t nHi, LsmCompaction **pp);
 

@@ -1033,13 +1033,16 @@ int lsm_compact(lsm_db *db, const void *pLo, size_t nLo,
   pthread_mutex_lock(&db->mutex);
   while( db->bCompacting ) pthread_cond_wait(&db->roomCond, &db->mutex);
   db->bCompacting = 1;
-  for(iLevel=0; rc==LSM_OK && iLevel<LSM_NUM_LEVELS-1; iLevel++){
+  /* Push the range down level by level; the deepest level in use is then
+  ** rewritten in place, dropping what nothing can see any more. */
+  for(iLevel=0; rc==LSM_OK && iLevel<LSM_NUM_LEVELS; iLevel++){
     LsmVersion *v = lsmVersionCurrent(db->pVs);
     LsmCompaction *c = 0;
     int iDeepest = 1, i;
     for(i=1; i<LSM_NUM_LEVELS; i++) if( v->anFile[i] ) iDeepest = i;
-    if( iLevel<iDeepest ){
-      rc = lsmCompactPickRange(v, iLevel, pLo, nLo, pHi, nHi, &c);
+    if( iLevel<=iDeepest ){
+      rc = lsmCompactPickRange(v, iLevel, iLevel==iDeepest,
+                               pLo, nLo, pHi, nHi, &c);
     }
     lsmVersionUnref(v);
     if( rc==LSM_OK && c ) rc = runCompaction(db, c, fgBreak);
@@ -1172,6 +1175,7 @@ typedef struct DirScan {
   uint64_t *aLog;            /* log file numbers found */
   int nLog;
   uint64_t iMaxFile;         /* largest number of any engine file */
+  int nSst;                  /* tables found */
   int rc;
 } DirScan;
 
@@ -1187,12 +1191,33 @@ static int scanEntry(void *pArg, const char *zName){
     aNew[p->nLog++] = iLog;
     p->aLog = aNew;
   }
+  if( iSst ) p->nSst++;
   if( iLog>p->iMaxFile ) p->iMaxFile = iLog;
   if( iSst>p->iMaxFile ) p->iMaxFile = iSst;
   if( iMan>p->iMaxFile ) p->iMaxFile = iMan;
   return LSM_OK;
 }
 
+
+static int logExists(lsm_db *db, uint64_t iLog){
+  char *zPath = lsmLogFileName(db->zDir, iLog);
+  int bExists = 0;
+  if( zPath ) db->pEnv->xExists(db->pEnv, zPath, &bExists);
+  lsmFree(zPath);
+  return bExists;
+}
+
+static int logIsEmpty(lsm_db *db, uint64_t iLog){
+  char *zPath = lsmLogFileName(db->zDir, iLog);
+  lsm_file *pFile = 0;
+  uint64_t nSize = 1;
+  if( zPath && db->pEnv->xOpen(db->pEnv, zPath, LSM_OPEN_READONLY, &pFile)==LSM_OK ){
+    db->pEnv->xSize(pFile, &nSize);
+    db->pEnv->xClose(pFile);
+  }
+  lsmFree(zPath);
+  return nSize==0;
+}
 
 typedef struct ReplayCtx {
   lsm_db *db;
@@ -1353,6 +1378,18 @@ static int recoverDb(lsm_db *db){
     rc = db->pEnv->xList(db->pEnv, db->zDir, scanEntry, &scan);
     if( scan.rc ) rc = scan.rc;
   }
+  if( rc==LSM_OK && bNew ){
+    /* Without CURRENT only the debris of an interrupted creation (empty
+    ** logs, a manifest never named) may be here: anything holding data
+    ** means CURRENT was lost, and starting afresh would delete it. */
+    for(i=0; rc==LSM_OK && i<scan.nLog; i++){
+      if( !logIsEmpty(db, scan.aLog[i]) ) scan.nSst++;
+    }
+    if( scan.nSst ){
+      rc = lsmErr(LSM_CORRUPT, "%s: CURRENT is missing but the directory "
+                  "holds tables or logs with data", db->zDir);
+    }
+  }
   if( rc==LSM_OK ){
     if( scan.iMaxFile>=db->pVs->iNextFile ) db->pVs->iNextFile = scan.iMaxFile+1;
     if( scan.nLog ) qsort(scan.aLog, (size_t)scan.nLog, sizeof(uint64_t), cmpU64);
@@ -1367,6 +1404,14 @@ static int recoverDb(lsm_db *db){
   }
   if( rc==LSM_OK ) db->iLastSeq = ctx.iMaxSeq;
 
+  if( rc==LSM_OK && db->pVs->iLogNumber && !bNew && !logExists(db, db->pVs->iLogNumber) ){
+    /* The manifest's log is created before any manifest names it and is
+    ** deleted only after a later edit moves past it: missing, it means
+    ** edits that were synced have been lost from the manifest. */
+    rc = lsmErr(LSM_CORRUPT, "log %06llu.log named by MANIFEST-%06llu is "
+                "missing", (unsigned long long)db->pVs->iLogNumber,
+                (unsigned long long)db->pVs->iManifest);
+  }
   if( rc==LSM_OK && db->opts.read_only ){
     db->pMem = ctx.pMem;
     ctx.pMem = 0;

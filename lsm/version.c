@@ -420,13 +420,23 @@ static int versionBuild(LsmVersionSet *pSet, const LsmVersion *pBase,
   return LSM_OK;
 }
 
-/* Mark the tables that v lists and vNew does not as obsolete. */
+static int editAdds(const LsmVersionEdit *e, uint64_t iFile){
+  int i;
+  for(i=0; i<e->nAdd; i++){
+    if( e->aAdd[i].pMeta->iFile==iFile ) return 1;
+  }
+  return 0;
+}
+
+/* Mark the tables that e drops from v as obsolete.  A table the edit
+** adds back (a trivial move to the next level) stays: its file lives on
+** under the new metadata. */
 static void markObsolete(const LsmVersion *v, const LsmVersionEdit *e){
   int i, j;
   for(i=0; i<LSM_NUM_LEVELS; i++){
     for(j=0; j<v->anFile[i]; j++){
       LsmFileMeta *m = v->aapFile[i][j];
-      if( editDeletes(e, i, m->iFile) ){
+      if( editDeletes(e, i, m->iFile) && !editAdds(e, m->iFile) ){
         __atomic_store_n(&m->bObsolete, 1, __ATOMIC_RELEASE);
       }
     }
@@ -801,6 +811,7 @@ int lsmVersionSetRecover(LsmVersionSet *p){
   LsmWalReader *pReader = 0;
   NameList names = {0, 0, 0};
   unsigned long long iManifest = 0;
+  int nEdit = 0;
   int rc, i, j;
 
   rc = zCurrent ? lsmEnvReadFile(p->pEnv, zCurrent, &current) : LSM_NOMEM;
@@ -835,6 +846,13 @@ int lsmVersionSetRecover(LsmVersionSet *p){
     LsmVersionEdit e;
     LsmVersion *vNew = 0;
     rc = lsmWalReaderNext(pReader, &type, &pPayload, &nPayload);
+    if( rc==LSM_NOTFOUND ){
+      /* CURRENT names a manifest only once its first edit, the whole
+      ** state, is synced: a manifest without one is damaged, not torn. */
+      rc = nEdit ? LSM_OK : lsmErr(LSM_CORRUPT, "%s: no complete version "
+                                   "edit", zManifest);
+      break;
+    }
     if( rc!=LSM_OK ) break;
     if( type!=LSM_REC_EDIT ){
       rc = lsmErr(LSM_CORRUPT, "%s: record of type %d at offset %llu",
@@ -842,6 +860,7 @@ int lsmVersionSetRecover(LsmVersionSet *p){
                   (unsigned long long)lsmWalReaderTailOffset(pReader));
       break;
     }
+    nEdit++;
     rc = lsmEditDecode(&e, pPayload, nPayload);
     if( rc==LSM_OK ) rc = versionBuild(p, p->pCurrent, &e, &vNew);
     if( rc==LSM_OK ) rc = setAbsorb(p, &e);
@@ -858,7 +877,6 @@ int lsmVersionSetRecover(LsmVersionSet *p){
     }
     lsmEditClear(&e);
   }
-  if( rc==LSM_NOTFOUND ) rc = LSM_OK;
   lsmWalReaderClose(pReader);
 
   /* Every table the manifest lists must be in the directory. */
@@ -872,8 +890,8 @@ int lsmVersionSetRecover(LsmVersionSet *p){
       snprintf(zName, sizeof(zName), "%06llu.sst",
                (unsigned long long)p->pCurrent->aapFile[i][j]->iFile);
       if( !hasName(&names, zName) ){
-        rc = lsmErr(LSM_CORRUPT, "table %s/%s listed in the manifest is missing",
-                    p->zDir, zName);
+        rc = lsmErr(LSM_CORRUPT, "table %s/%s listed in MANIFEST-%06llu is "
+                    "missing", p->zDir, zName, iManifest);
       }
     }
   }

@@ -17,7 +17,7 @@ SANFLAGS ?=
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror
 ALLFLAGS := -std=c11 -D_GNU_SOURCE -pthread -fPIC $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
-LIBS     := -llz4 -lpthread
+LIBS     := -llz4 -lpthread -lm
 
 ifeq ($(B),build)
 LIB := lsm/liblsm.a

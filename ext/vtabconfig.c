@@ -60,6 +60,7 @@ static const struct VtOption {
   { "l0_trigger",       VT_INT,   offsetof(lsm_options, l0_trigger) },
   { "l0_slowdown",      VT_INT,   offsetof(lsm_options, l0_slowdown) },
   { "l0_stop",          VT_INT,   offsetof(lsm_options, l0_stop) },
+  { "log_retain_bytes", VT_U64,   offsetof(lsm_options, log_retain_bytes) },
 };
 
 /*

@@ -52,6 +52,7 @@
 ** an encoded key is its type tag, so "all TEXT keys starting with bytes
 ** in [x, y)" is itself one range.
 */
+#include <math.h>
 #include <string.h>
 #include "vtabint.h"
 
@@ -60,12 +61,17 @@ SQLITE_EXTENSION_INIT3
 /*--------------------------------------------------------------- planning --*/
 
 /*
-** Rows the table is assumed to hold.  The engine does not publish a
-** count; a fixed guess keeps the relative costs of plans sound: a point
-** lookup is always far cheaper than a range, a range cheaper than a scan.
+** Rows the table holds, from the engine's entry count (which counts
+** overwritten versions too until compaction drops them).  A floor keeps
+** the relative costs of plans sound for an empty table: a point lookup
+** is always far cheaper than a range, a range cheaper than a scan.
 */
-#define PLAN_ROWS_GUESS 1000000.0
-#define PLAN_SEEK_COST  21.0          /* about log2(PLAN_ROWS_GUESS) + 1 */
+#define PLAN_MIN_ROWS   1000.0
+
+static double planRows(LsmvTab *pTab){
+  double n = pTab->pDb ? (double)lsm_approx_count(pTab->pDb) : 0.0;
+  return n<PLAN_MIN_ROWS ? PLAN_MIN_ROWS : n;
+}
 
 /* True if constraint i compares with the BINARY collation. */
 static int planIsBinary(sqlite3_index_info *pInfo, int i){
@@ -88,8 +94,8 @@ static char planCmpMode(LsmvTab *pTab, sqlite3_index_info *pInfo, int i){
 int lsmvBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   LsmvTab *pTab = (LsmvTab*)pVtab;
   int bKeyNumeric = pTab->pCfg->aAff[0]>=LSMV_AFF_NUMERIC;
-  double nRow = PLAN_ROWS_GUESS;
-  double nSeek = PLAN_SEEK_COST;        /* cost of positioning once */
+  double nRow = planRows(pTab);
+  double nSeek = log2(nRow) + 1.0;       /* cost of positioning once */
   double rSel = 1.0;                     /* fraction of rows a range keeps */
   int iEq = -1, bEqIn = 0, bEqExact = 0;
   int nArg = 0;

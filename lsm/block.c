@@ -9,7 +9,11 @@
 ** array, so no decode reads past the block however the bytes are damaged.
 ** The iterator tracks which restart region its entry lies in (iRestart),
 ** so an entry that claims to straddle a restart point, or a restart entry
-** that claims a shared prefix, is reported rather than trusted.
+** that claims a shared prefix, is reported rather than trusted.  That
+** includes the last entry: reaching the end of the entries while a
+** restart point is still ahead means the last entry covers it, and a
+** reverse walk, which starts at that restart point, would read something
+** else; forward and reverse walks either agree or both report damage.
 */
 #include "block.h"
 #include "coding.h"
@@ -280,11 +284,21 @@ int lsmBlockIterLast(LsmBlockIter *p){
   return rc;
 }
 
-int lsmBlockIterNext(LsmBlockIter *p){
-  if( p->iNext>=p->pBlock->nData ){
-    p->bValid = 0;
-    return LSM_OK;
+/*
+** The current entry is the last one (it ends the entry area): leave the
+** iterator at the end, or report the damage if a restart point lies
+** inside that entry.
+*/
+static int blockEnd(LsmBlockIter *p){
+  if( p->iRestart+1<p->pBlock->nRestart ){
+    return blockCorrupt(p, p->iCur, "entry overlaps a restart point");
   }
+  p->bValid = 0;
+  return LSM_OK;
+}
+
+int lsmBlockIterNext(LsmBlockIter *p){
+  if( p->iNext>=p->pBlock->nData ) return blockEnd(p);
   return blockStep(p);
 }
 
@@ -359,7 +373,7 @@ int lsmBlockIterSeek(LsmBlockIter *p, const uint8_t *pKey, size_t nKey){
   while( rc==LSM_OK
       && blockCompare(p->eOrder, p->key.p, p->key.n, pKey, nKey)<0 ){
     if( p->iNext>=p->pBlock->nData ){
-      p->bValid = 0;
+      rc = blockEnd(p);
       break;
     }
     rc = blockStep(p);

@@ -1132,6 +1132,20 @@ int lsm_get_stats(lsm_db *db, lsm_stats *p){
   return LSM_OK;
 }
 
+uint64_t lsm_approx_count(lsm_db *db){
+  uint64_t n = 0;
+  int i, j;
+  pthread_mutex_lock(&db->mutex);
+  n = lsmMemtableCount(db->pMem);
+  for(i=0; i<db->nImm; i++) n += lsmMemtableCount(db->aImm[i].pMem);
+  for(i=0; i<LSM_NUM_LEVELS; i++){
+    const LsmVersion *v = db->pVs->pCurrent;
+    for(j=0; j<v->anFile[i]; j++) n += v->aapFile[i][j]->nEntry;
+  }
+  pthread_mutex_unlock(&db->mutex);
+  return n;
+}
+
 /**************************************************************************
 ** Snapshots.
 */

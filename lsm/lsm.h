@@ -361,6 +361,13 @@ typedef struct lsm_stats {
 int lsm_get_stats(lsm_db *db, lsm_stats *pStats);
 
 /*
+** An estimate of the number of keys, cheap enough for a query planner:
+** the entries of every table and memtable, so overwritten versions and
+** tombstones count too (an overestimate until compaction drops them).
+*/
+uint64_t lsm_approx_count(lsm_db *db);
+
+/*
 ** The engine's version, "MAJOR.MINOR.PATCH".  lsm_libversion() returns
 ** the version of the library actually linked (a static string).
 */

@@ -866,6 +866,7 @@ int lsm_flush(lsm_db *db){
   lsmErrClear();
   if( db->opts.read_only ) return LSM_OK;
   memset(&w, 0, sizeof(w));
+  w.eOp = WRITE_FLUSH;                 /* never grouped with batches */
   pthread_cond_init(&w.cond, 0);
   pthread_mutex_lock(&db->mutex);
   /* Freeze as a writer would, so no commit is in flight meanwhile. */
@@ -1028,24 +1029,29 @@ int lsm_iter_new(lsm_db *db, const lsm_snapshot *pSnap,
 int lsm_compact(lsm_db *db, const void *pLo, size_t nLo,
                 const void *pHi, size_t nHi){
   int rc = lsm_flush(db);
+  int bMergedDeepest = 0;
   int iLevel;
   if( rc!=LSM_OK || db->opts.read_only ) return rc;
   pthread_mutex_lock(&db->mutex);
   while( db->bCompacting ) pthread_cond_wait(&db->roomCond, &db->mutex);
   db->bCompacting = 1;
-  /* Push the range down level by level; the deepest level in use is then
-  ** rewritten in place, dropping what nothing can see any more. */
+  /* Push the range down level by level.  If nothing was merged into the
+  ** deepest level in use, it is rewritten in place instead, to drop what
+  ** nothing can see any more (a merge into it already does that). */
   for(iLevel=0; rc==LSM_OK && iLevel<LSM_NUM_LEVELS; iLevel++){
     LsmVersion *v = lsmVersionCurrent(db->pVs);
     LsmCompaction *c = 0;
     int iDeepest = 1, i;
     for(i=1; i<LSM_NUM_LEVELS; i++) if( v->anFile[i] ) iDeepest = i;
-    if( iLevel<=iDeepest ){
+    if( iLevel<iDeepest || (iLevel==iDeepest && !bMergedDeepest) ){
       rc = lsmCompactPickRange(v, iLevel, iLevel==iDeepest,
                                pLo, nLo, pHi, nHi, &c);
     }
     lsmVersionUnref(v);
-    if( rc==LSM_OK && c ) rc = runCompaction(db, c, fgBreak);
+    if( rc==LSM_OK && c ){
+      rc = runCompaction(db, c, fgBreak);
+      bMergedDeepest = c->iOutLevel==iDeepest;
+    }
     lsmCompactionFree(c);
     if( iLevel>=iDeepest ) break;
   }

@@ -26,6 +26,7 @@
 #define WRITE_PREPARE  1           /* log pBatch as prepared iTxn */
 #define WRITE_COMMIT   2           /* commit prepared iTxn */
 #define WRITE_ABORT    3           /* forget prepared iTxn */
+#define WRITE_FLUSH    4           /* freeze the memtable (lsm_flush) */
 
 typedef struct Writer Writer;
 struct Writer {

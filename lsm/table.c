@@ -1335,6 +1335,10 @@ int lsmTableCacheGet(LsmTableCache *p, uint64_t iFileNum, LsmTable **ppTable){
   if( zPath==0 ) return lsmErr(LSM_NOMEM, 0);
   rc = lsmTableOpen(p->pEnv, zPath, iFileNum, p->pBlockCache, p->pStats,
                     &pTab);
+  if( rc==LSM_NOTFOUND ){
+    /* The version lists this table: its absence is damage, never a miss. */
+    rc = lsmErr(LSM_CORRUPT, "%s: table file is missing", zPath);
+  }
   lsmFree(zPath);
   if( rc!=LSM_OK ) return rc;
   lsmTableRef(pTab);                 /* the caller's; the cache takes one */

@@ -119,7 +119,8 @@ int lsmTableCacheNew(lsm_env *pEnv, const char *zDir, int nMaxOpen,
                      LsmTableCache **pp);
 void lsmTableCacheFree(LsmTableCache *p);
 /* A referenced table for file iFileNum ("%06llu.sst" in zDir); release
-** with lsmTableUnref. */
+** with lsmTableUnref.  A missing file is LSM_CORRUPT: the engine only
+** asks for tables that a version lists. */
 int lsmTableCacheGet(LsmTableCache *p, uint64_t iFileNum, LsmTable **ppTable);
 /* Forget file iFileNum (it is being deleted). */
 void lsmTableCacheEvict(LsmTableCache *p, uint64_t iFileNum);

@@ -38,8 +38,10 @@
 ** Sizes can be changed from the environment: LSM_COMPACT_OPS (model
 ** operations), LSM_SPACE_MB (megabytes written by the space test),
 ** LSM_STALL_SECONDS (length of the stall run).  The defaults are smaller
-** under sanitizers.  A watchdog aborts the program if a threaded test
-** runs far past its time (a deadlock), so that a hang is a failure.
+** under sanitizers.  LSM_TEST_FILTER runs only the tests whose names
+** match its pattern ("test_model", "test_io*").  A watchdog aborts the
+** program if a threaded test runs far past its time (a deadlock), so that
+** a hang is a failure, not a stuck suite.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,10 +67,15 @@
 #include "support/testenv.h"
 #include "support/testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* SANITIZED: 0 plain, 1 AddressSanitizer, 2 ThreadSanitizer (slowest). */
+#if defined(__SANITIZE_THREAD__)
+# define SANITIZED 2
+#elif defined(__SANITIZE_ADDRESS__)
 # define SANITIZED 1
 #elif defined(__has_feature)
-# if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+# if __has_feature(thread_sanitizer)
+#  define SANITIZED 2
+# elif __has_feature(address_sanitizer)
 #  define SANITIZED 1
 # endif
 #endif
@@ -155,6 +162,13 @@ static uint64_t dirBytes(const char *zPath, uint64_t *pnSst){
   closedir(pDir);
   if( pnSst ) *pnSst = nSst;
   return nAll;
+}
+
+/* n bytes of fill character c, starting with the text of zHead (no NUL). */
+static void fillVal(char *z, size_t n, int c, const char *zHead){
+  size_t nHead = strlen(zHead);
+  memset(z, c, n);
+  memcpy(z, zHead, nHead<n ? nHead : n);
 }
 
 static void putStr(lsm_db *db, const char *zKey, const char *zVal){
@@ -252,7 +266,7 @@ static void watchdogStop(Watchdog *p){
 ** The model test at scale.
 **
 ** Keys are "k000000".."k039999"; the model holds, per key, the number of
-** the value written last (or -1).  Value number v is 12..91 bytes: v in
+** the value written last (or -1).  Value number v is 12..59 bytes: v in
 ** decimal, then letters from a generator seeded by v, so a wrong or stale
 ** value never passes for the right one.
 */
@@ -267,11 +281,20 @@ typedef struct ModelSnap {
   uint64_t iTaken;             /* operation that took it */
 } ModelSnap;
 
-static void mkKey(int i, char *z){ snprintf(z, 8, "k%06d", i); }
+/* "k" and i in six digits (0 <= i <= MK_KEYS). */
+static void mkKey(int i, char *z){
+  int j;
+  z[0] = 'k';
+  for(j=6; j>=1; j--){
+    z[j] = (char)('0' + i%10);
+    i /= 10;
+  }
+  z[7] = 0;
+}
 
 static size_t mkVal(int32_t v, char *z){
   uint64_t r = (uint64_t)v;
-  size_t n = 12 + testRandRange(&r, 80);
+  size_t n = 12 + testRandRange(&r, 48);
   size_t i;
   snprintf(z, 12, "%010d:", v);
   for(i=11; i<n; i++) z[i] = (char)('a' + testRandRange(&r, 26));
@@ -386,8 +409,12 @@ static void mkSnapDrop(lsm_db *db, ModelSnap *p){
 }
 
 static void test_model(void **state){
-  uint64_t nOp = envSize("LSM_COMPACT_OPS", SANITIZED ? 200000 : 2000000);
-  uint64_t nLongPeriod = nOp/5 > 20000 ? nOp/5 : 20000;
+  uint64_t nOp = envSize("LSM_COMPACT_OPS",
+                         SANITIZED==2 ? 50000 : SANITIZED ? 200000 : 2000000);
+  /* A long-lived snapshot sees about a hundred compactions; longer would
+  ** only pin more versions (the oldest snapshot holds back everything
+  ** newer) and slow the test down. */
+  uint64_t nLongPeriod = nOp/5 < 20000 ? 20000 : nOp/5 > 150000 ? 150000 : nOp/5;
   uint64_t nCheckPeriod = nOp/40 > 5000 ? nOp/40 : 5000;
   uint64_t nReopenPeriod = nOp/4 > 10000 ? nOp/4 : 10000;
   static int32_t aVal[MK_KEYS];
@@ -535,17 +562,23 @@ static void test_model(void **state){
   if( deepestLevel(&st)>iMaxDeep ) iMaxDeep = deepestLevel(&st);
   print_message("model: %llu ops in %.1f s, %llu compactions, %llu flushes, "
                 "deepest level %d, %d full snapshot checks, write amp %.2f, "
-                "%llu stalls, levels %d %d %d %d %d %d %d\n",
-                (unsigned long long)nOp, nowSeconds()-t0,
-                (unsigned long long)st.compactions,
+                "%llu stalls (%.1f s)\n", (unsigned long long)nOp,
+                nowSeconds()-t0, (unsigned long long)st.compactions,
                 (unsigned long long)st.flushes, iMaxDeep, nFullChecks,
                 st.write_amp, (unsigned long long)st.stalls,
-                st.anLevelFiles[0], st.anLevelFiles[1], st.anLevelFiles[2],
-                st.anLevelFiles[3], st.anLevelFiles[4], st.anLevelFiles[5],
-                st.anLevelFiles[6]);
+                (double)st.stall_us/1e6);
+  for(i=0; i<LSM_MAX_LEVELS; i++){
+    if( st.anLevelFiles[i] ){
+      print_message("model: level %d: %d tables, %llu KiB\n", i,
+                    st.anLevelFiles[i],
+                    (unsigned long long)(st.anLevelBytes[i]>>10));
+    }
+  }
   for(i=0; i<MK_KEYS; i++) mkCheckGet(db, 0, aVal, i, nOp);
   for(i=0; i<MK_LONG; i++){
-    mkCheckIter(db, aLong[i].pSnap, aLong[i].aVal, 0, MK_KEYS, 0, 1, -1, 0, nOp);
+    if( aLong[i].pSnap ){
+      mkCheckIter(db, aLong[i].pSnap, aLong[i].aVal, 0, MK_KEYS, 0, 1, -1, 0, nOp);
+    }
   }
   for(i=0; i<MK_SHORT; i++) mkSnapDrop(db, &aShort[i]);
   for(i=0; i<MK_LONG; i++) mkSnapDrop(db, &aLong[i]);
@@ -558,7 +591,7 @@ static void test_model(void **state){
   if( nOp>=100000 ){
     /* Enough work for every level to have been compacted. */
     assert_true(iMaxDeep>=3);
-    assert_true(st.compactions>=100);
+    assert_true(st.compactions >= nOp/5000);
   }
 }
 
@@ -623,10 +656,10 @@ static int maskLevel(const int *aMask, int bit, int bDeepest){
 static const char *zVictim = "f010000v";   /* between f010000 and f010001 */
 
 static void tsFiller(lsm_db *db, int i, uint32_t iGen){
-  char zK[16], zV[96];
+  char zK[16], zV[96], zHead[32];
   snprintf(zK, sizeof(zK), "f%06d", i);
-  memset(zV, 'a' + (int)(iGen%26), 80);
-  snprintf(zV, 24, "%s-gen%u", zK, iGen);
+  snprintf(zHead, sizeof(zHead), "%s-gen%u", zK, iGen);
+  fillVal(zV, 80, 'a' + (int)(iGen%26), zHead);
   assert_int_equal(lsm_put(db, zK, strlen(zK), zV, 80), LSM_OK);
 }
 
@@ -647,6 +680,7 @@ static void test_tombstone_resurrection(void **state){
   opts.level1_size = 64<<10;
   opts.l0_trigger = 2;
   opts.block_size = 1024;
+  opts.compression = LSM_COMPRESSION_NONE;
   testRmTree(zDir);
   db = openDb(&opts);
 
@@ -732,7 +766,7 @@ static void spKey(uint64_t i, char *z){
 }
 
 static void test_space_reclaimed(void **state){
-  uint64_t nMB = envSize("LSM_SPACE_MB", SANITIZED ? 24 : 200);
+  uint64_t nMB = envSize("LSM_SPACE_MB", SANITIZED==2 ? 16 : SANITIZED ? 64 : 200);
   uint64_t nEntry = nMB*1024*1024 / 116;
   lsm_options opts;
   lsm_batch *b = 0;
@@ -819,8 +853,9 @@ static void test_space_reclaimed(void **state){
 #define SN_KEYS 4000
 
 static void snVal(int i, int iGen, char *z){
-  memset(z, 'A' + iGen, 200);
-  snprintf(z, 32, "s%05d-gen%d", i, iGen);
+  char zHead[32];
+  snprintf(zHead, sizeof(zHead), "s%05d-gen%d", i, iGen);
+  fillVal(z, 200, 'A' + iGen, zHead);
 }
 
 static void test_snapshot_full_compaction(void **state){
@@ -958,8 +993,9 @@ static void plBuild(void){
 
 static void plKey(int k, char *z){ snprintf(z, 8, "p%03d", k); }
 static void plVal(int32_t v, char *z){
-  memset(z, 'a' + v%26, 300);
-  snprintf(z, 16, "v%05d", v);
+  char zHead[16];
+  snprintf(zHead, sizeof(zHead), "v%05d", v);
+  fillVal(z, 300, 'a' + v%26, zHead);
 }
 
 static int plWorkload(lsm_db *db, int *pnAck){
@@ -1026,6 +1062,25 @@ static int plMatches(lsm_db *db, const int32_t *aModel){
   return bOk;
 }
 
+/* Print how db differs from aModel (for a failure message). */
+static void plDescribe(lsm_db *db, const int32_t *aModel){
+  int k;
+  for(k=0; k<PL_KEYS; k++){
+    char zK[8];
+    void *pVal = 0;
+    size_t nVal = 0;
+    int rc;
+    plKey(k, zK);
+    rc = lsm_get(db, 0, zK, 4, &pVal, &nVal);
+    if( (rc==LSM_OK) != (aModel[k]>=0)
+     || (rc==LSM_OK && (nVal<6 || atoi((char*)pVal+1)!=aModel[k])) ){
+      print_message("  %s: rc=%d value %.6s, expected v%05d\n", zK, rc,
+                    rc==LSM_OK ? (char*)pVal : "-", aModel[k]);
+    }
+    lsm_free(pVal);
+  }
+}
+
 static lsm_options plOptions(TestEnv *pTest){
   lsm_options opts;
   lsm_options_init(&opts);
@@ -1036,6 +1091,7 @@ static lsm_options plOptions(TestEnv *pTest){
   opts.level1_size = 8<<10;
   opts.block_size = 512;
   opts.l0_trigger = 2;
+  opts.compression = LSM_COMPRESSION_NONE;
   return opts;
 }
 
@@ -1059,7 +1115,12 @@ static void test_power_loss_compaction(void **state){
       ** point has been tried. */
       testenvCrashAtSync(pTest, 0, 0, 0);
       getStats(db, &st);
-      lsm_close(db);
+      assert_int_equal(nAck, PL_BATCHES);
+      if( !plMatches(db, aPlModel[PL_BATCHES]) ){
+        plDescribe(db, aPlModel[PL_BATCHES]);
+        fail_msg("the workload run without a crash ends in the wrong state");
+      }
+      assert_int_equal(lsm_close(db), LSM_OK);
       break;
     }
     nCrash++;
@@ -1071,6 +1132,7 @@ static void test_power_loss_compaction(void **state){
     }
     if( !plMatches(db, aPlModel[nAck])
      && (nAck==PL_BATCHES || !plMatches(db, aPlModel[nAck+1])) ){
+      plDescribe(db, aPlModel[nAck]);
       fail_msg("crash at fsync %d (%s): the database is neither the state "
                "after the %d acknowledged batches nor the one after the next",
                k, k%2 ? "torn" : "clean", nAck);
@@ -1100,8 +1162,9 @@ static void test_power_loss_compaction(void **state){
 static void ioKey(int k, char *z){ snprintf(z, 8, "i%04d", k); }
 static size_t ioVal(int32_t v, char *z){
   size_t n = 40 + (size_t)(v%60);
-  memset(z, 'a' + v%26, n);
-  snprintf(z, 12, "v%08d", v);
+  char zHead[16];
+  snprintf(zHead, sizeof(zHead), "v%08d", v);
+  fillVal(z, n, 'a' + v%26, zHead);
   return n;
 }
 
@@ -1209,9 +1272,9 @@ static void test_io_error_compaction(void **state){
   /* A manual compaction whose first table append fails. */
   for(k=0; k<IO_KEYS; k++) aModel[k] = -1;
   testRmTree(zDir);
-  opts.l0_trigger = 8;
-  opts.l0_slowdown = 8;
-  opts.l0_stop = 8;
+  opts.l0_trigger = 64;               /* no background compaction */
+  opts.l0_slowdown = 64;
+  opts.l0_stop = 64;
   db = openDb(&opts);
   assert_int_equal(ioWorkload(db, aModel, 300, &r, &iNext), LSM_OK);
   assert_int_equal(lsm_flush(db), LSM_OK);
@@ -1233,9 +1296,9 @@ static void test_io_error_compaction(void **state){
   ioVerify(db, aModel);
   assert_int_equal(lsm_close(db), LSM_OK);
 
-  /* A background compaction whose table sync fails (disk full), with
-  ** writes in the memtable that were never in a table. */
+  /* A background compaction whose table sync fails (disk full). */
   opts = ioOptions(pTest);
+  opts.memtable_size = 64<<10;          /* only lsm_flush flushes */
   testRmTree(zDir);
   for(k=0; k<IO_KEYS; k++) aModel[k] = -1;
   db = openDb(&opts);
@@ -1248,7 +1311,6 @@ static void test_io_error_compaction(void **state){
   ** the second. */
   testenvFailAtPath(pTest, TESTENV_SYNC, 2, ENOSPC, 1, ".sst");
   assert_int_equal(lsm_flush(db), LSM_OK);
-  assert_int_equal(ioWorkload(db, aModel, 20, &r, &iNext), LSM_OK);
   t0 = nowSeconds();
   do{
     sleepMs(5);
@@ -1685,4 +1747,463 @@ static void *ccSnapMain(void *pArg){
     a->nScans++;
   }
   return 0;
+}
+
+/* Flushes and manual compactions (ranges and whole) on their own thread,
+** beside the background thread's own. */
+static void *ccControlMain(void *pArg){
+  CcReader *a = (CcReader*)pArg;
+  int i;
+  for(i=1; !ccStopped(a->p) && !ccFailed(a->p); i++){
+    int rc = LSM_OK;
+    lsm_stats st;
+    sleepMs(2);
+    if( i%3==0 ) rc = lsm_flush(a->p->db);
+    if( rc==LSM_OK && i%7==0 ){
+      char zLo[16], zHi[16];
+      int w = (int)testRandRange(&a->rng, CC_WRITERS);
+      int k = (int)testRandRange(&a->rng, CC_KEYS);
+      ccKey(w, k, zLo);
+      ccKey(w, k + (int)testRandRange(&a->rng, 300), zHi);
+      rc = lsm_compact(a->p->db, zLo, 8, zHi, 8);
+    }
+    if( rc==LSM_OK && i%61==0 ) rc = lsm_compact(a->p->db, 0, 0, 0, 0);
+    if( rc==LSM_OK ) rc = lsm_get_stats(a->p->db, &st);
+    if( rc!=LSM_OK ) ccFail(a->p, "control: rc=%d %s", rc, lsm_errmsg(a->p->db));
+    a->nScans++;
+  }
+  return 0;
+}
+
+static void test_concurrency(void **state){
+  static CcWriter aW[CC_WRITERS];
+  CcReader aR[CC_READERS + 2];
+  CcShared sh;
+  lsm_options opts;
+  lsm_stats st;
+  Watchdog wd;
+  int i, nOps = SANITIZED==2 ? 4000 : SANITIZED ? 8000 : 25000;
+  double t0 = nowSeconds();
+  (void)state;
+
+  watchdogStart(&wd, SANITIZED ? 600 : 240, "test_concurrency");
+  lsm_options_init(&opts);
+  opts.sync_mode = LSM_SYNC_OFF;
+  opts.memtable_size = 16<<10;
+  opts.table_size = 16<<10;
+  opts.level1_size = 64<<10;
+  opts.l0_trigger = 2;
+  opts.l0_slowdown = 6;
+  opts.l0_stop = 10;
+  opts.block_size = 1024;
+  opts.cache_size = 128<<10;
+  testRmTree(zDir);
+  memset(&sh, 0, sizeof(sh));
+  pthread_mutex_init(&sh.mutex, 0);
+  sh.db = openDb(&opts);
+
+  memset(aR, 0, sizeof(aR));
+  for(i=0; i<CC_READERS+2; i++){
+    void *(*xMain)(void*) = i<CC_READERS ? ccReaderMain
+                          : i==CC_READERS ? ccSnapMain : ccControlMain;
+    aR[i].p = &sh;
+    aR[i].iReader = i;
+    aR[i].rng = 1000 + (uint64_t)i;
+    assert_int_equal(pthread_create(&aR[i].tid, 0, xMain, &aR[i]), 0);
+  }
+  memset(aW, 0, sizeof(aW));
+  for(i=0; i<CC_WRITERS; i++){
+    aW[i].p = &sh;
+    aW[i].iWriter = i;
+    aW[i].nOps = nOps;
+    aW[i].rng = 7 + (uint64_t)i;
+    assert_int_equal(pthread_create(&aW[i].tid, 0, ccWriterMain, &aW[i]), 0);
+  }
+  for(i=0; i<CC_WRITERS; i++) pthread_join(aW[i].tid, 0);
+  __atomic_store_n(&sh.bStop, 1, __ATOMIC_RELEASE);
+  for(i=0; i<CC_READERS+2; i++) pthread_join(aR[i].tid, 0);
+  if( sh.nErr ) fail_msg("%d failures, the first: %s", sh.nErr, sh.zErr);
+
+  getStats(sh.db, &st);
+  print_message("threads: %d writers x %d ops in %.1f s; %llu+%llu scans, "
+                "%llu snapshot checks, %llu control rounds; %llu flushes, "
+                "%llu compactions, %llu stalls\n", CC_WRITERS, nOps,
+                nowSeconds()-t0, (unsigned long long)aR[0].nScans,
+                (unsigned long long)aR[1].nScans,
+                (unsigned long long)aR[CC_READERS].nScans,
+                (unsigned long long)aR[CC_READERS+1].nScans,
+                (unsigned long long)st.flushes,
+                (unsigned long long)st.compactions,
+                (unsigned long long)st.stalls);
+  assert_int_equal(st.error_code, 0);
+  assert_true(st.compactions>=10);
+  assert_true(aR[CC_READERS].nScans>=1);
+
+  /* Everything each writer wrote, now and after reopening. */
+  for(i=0; i<CC_WRITERS; i++) ccCheckPrefix(&aW[i], 0, aW[i].aCnt);
+  assert_int_equal(lsm_close(sh.db), LSM_OK);
+  sh.db = openDb(&opts);
+  for(i=0; i<CC_WRITERS; i++){
+    int k;
+    ccCheckPrefix(&aW[i], 0, aW[i].aCnt);
+    for(k=0; k<CC_KEYS; k+=7) ccCheckKey(&aW[i], 0, k, aW[i].aCnt[k]);
+  }
+  if( sh.nErr ) fail_msg("%s", sh.zErr);
+  assert_int_equal(lsm_close(sh.db), LSM_OK);
+  pthread_mutex_destroy(&sh.mutex);
+  watchdogStop(&wd);
+}
+
+/**************************************************************************
+** Write stalls.
+*/
+
+#define ST_WRITERS 4
+#define ST_KEYS    2000
+
+typedef struct StWriter {
+  lsm_db *db;
+  int iWriter;
+  int *pbStop;                     /* atomic */
+  uint64_t nBatches;               /* atomic: batches acknowledged */
+  int rc;                          /* the failed write's code, or OK */
+  uint32_t aCnt[ST_KEYS];          /* acknowledged counter per key, 0: none */
+  pthread_t tid;
+} StWriter;
+
+static void stVal(int w, int k, uint32_t c, char *z){
+  char zHead[32];
+  snprintf(zHead, sizeof(zHead), "s%d-%05d:%u", w, k, c);
+  fillVal(z, 200, 'a' + (int)(c%26), zHead);
+}
+
+static void *stWriterMain(void *pArg){
+  StWriter *a = (StWriter*)pArg;
+  lsm_batch *pBatch = 0;
+  uint32_t iCnt = 1;
+  int k = 0;
+  a->rc = lsm_batch_new(&pBatch);
+  while( a->rc==LSM_OK && !__atomic_load_n(a->pbStop, __ATOMIC_ACQUIRE) ){
+    int j, k0 = k;
+    lsm_batch_clear(pBatch);
+    for(j=0; j<10; j++){
+      char zK[16], zV[200];
+      snprintf(zK, sizeof(zK), "s%d-%05d", a->iWriter, (k0+j)%ST_KEYS);
+      stVal(a->iWriter, (k0+j)%ST_KEYS, iCnt + (uint32_t)j, zV);
+      lsm_batch_put(pBatch, zK, strlen(zK), zV, sizeof(zV));
+    }
+    /* (lsm_errmsg is the handle's, shared by all threads: the main
+    ** thread reads it once they are done.) */
+    a->rc = lsm_write(a->db, pBatch);
+    if( a->rc!=LSM_OK ) break;
+    for(j=0; j<10; j++) a->aCnt[(k0+j)%ST_KEYS] = iCnt + (uint32_t)j;
+    iCnt += 10;
+    k = (k0 + 10) % ST_KEYS;
+    __atomic_add_fetch(&a->nBatches, 1, __ATOMIC_RELEASE);
+  }
+  lsm_batch_free(pBatch);
+  return 0;
+}
+
+static uint64_t stTotal(StWriter *aW){
+  uint64_t n = 0;
+  int i;
+  for(i=0; i<ST_WRITERS; i++) n += __atomic_load_n(&aW[i].nBatches, __ATOMIC_ACQUIRE);
+  return n;
+}
+
+/* Every acknowledged write of every writer is readable. */
+static void stVerify(lsm_db *db, StWriter *aW){
+  int i, k;
+  for(i=0; i<ST_WRITERS; i++){
+    for(k=0; k<ST_KEYS; k++){
+      char zK[16], zV[201];
+      snprintf(zK, sizeof(zK), "s%d-%05d", i, k);
+      if( aW[i].aCnt[k]==0 ){
+        checkStr(db, 0, zK, 0);
+      }else{
+        stVal(i, k, aW[i].aCnt[k], zV);
+        zV[200] = 0;
+        checkStr(db, 0, zK, zV);
+      }
+    }
+  }
+}
+
+static lsm_options stOptions(void){
+  lsm_options opts;
+  lsm_options_init(&opts);
+  opts.sync_mode = LSM_SYNC_OFF;
+  opts.memtable_size = 16<<10;
+  opts.max_immutables = 1;
+  opts.table_size = 16<<10;
+  opts.level1_size = 64<<10;
+  opts.l0_trigger = 2;
+  opts.l0_slowdown = 2;
+  opts.l0_stop = 3;
+  opts.block_size = 1024;
+  return opts;
+}
+
+static void test_stalls(void **state){
+  static StWriter aW[ST_WRITERS];
+  uint64_t nSec = envSize("LSM_STALL_SECONDS", SANITIZED ? 4 : 10);
+  uint64_t anAtStall[ST_WRITERS];
+  uint64_t nLast = 0;
+  lsm_options opts = stOptions();
+  lsm_stats st;
+  lsm_db *db;
+  Watchdog wd;
+  int i, bStop = 0, bStallSeen = 0;
+  double t0, tProgress;
+  (void)state;
+
+  watchdogStart(&wd, (int)nSec + 120, "test_stalls");
+  testRmTree(zDir);
+  db = openDb(&opts);
+  memset(aW, 0, sizeof(aW));
+  for(i=0; i<ST_WRITERS; i++){
+    aW[i].db = db;
+    aW[i].iWriter = i;
+    aW[i].pbStop = &bStop;
+    assert_int_equal(pthread_create(&aW[i].tid, 0, stWriterMain, &aW[i]), 0);
+  }
+  t0 = tProgress = nowSeconds();
+  while( nowSeconds()-t0 < (double)nSec ){
+    uint64_t n;
+    sleepMs(50);
+    getStats(db, &st);
+    if( !bStallSeen && st.stalls>0 ){
+      bStallSeen = 1;
+      for(i=0; i<ST_WRITERS; i++) anAtStall[i] = __atomic_load_n(&aW[i].nBatches, __ATOMIC_ACQUIRE);
+    }
+    n = stTotal(aW);
+    if( n!=nLast ){
+      nLast = n;
+      tProgress = nowSeconds();
+    }else if( nowSeconds()-tProgress > 30 ){
+      fprintf(stderr, "stalls: no write for 30 s (%llu stalls, L0 %d, %d "
+              "frozen memtables): deadlock\n", (unsigned long long)st.stalls,
+              st.anLevelFiles[0], st.immutable_count);
+      abort();
+    }
+    if( st.error_code ) break;
+  }
+  __atomic_store_n(&bStop, 1, __ATOMIC_RELEASE);
+  for(i=0; i<ST_WRITERS; i++) pthread_join(aW[i].tid, 0);
+  getStats(db, &st);
+  print_message("stalls: %d writers, %.1f s, %llu batches, %llu stalls "
+                "(%.2f s stalled in all), %llu compactions, L0 now %d\n",
+                ST_WRITERS, nowSeconds()-t0, (unsigned long long)stTotal(aW),
+                (unsigned long long)st.stalls, (double)st.stall_us/1e6,
+                (unsigned long long)st.compactions, st.anLevelFiles[0]);
+  for(i=0; i<ST_WRITERS; i++){
+    if( aW[i].rc!=LSM_OK ) fail_msg("writer %d: rc=%d %s", i, aW[i].rc, lsm_errmsg(db));
+  }
+  assert_int_equal(st.error_code, 0);
+  assert_true(bStallSeen);
+  assert_true(st.stalls>0);
+  assert_true(st.stall_us>0);
+  /* Every writer resumed after the first stall. */
+  for(i=0; i<ST_WRITERS; i++) assert_true(aW[i].nBatches > anAtStall[i]);
+  /* Compaction kept level 0 within the stop threshold's reach. */
+  assert_true(st.anLevelFiles[0] <= opts.l0_stop + 1);
+  stVerify(db, aW);
+  assert_int_equal(lsm_close(db), LSM_OK);
+  db = openDb(&opts);
+  stVerify(db, aW);
+  assert_int_equal(lsm_close(db), LSM_OK);
+  watchdogStop(&wd);
+}
+
+/*
+** Writers held at the stop threshold while the background work fails:
+** they must be released with the error, not left waiting for a
+** compaction that will never come.
+*/
+static void test_stall_error(void **state){
+  static StWriter aW[ST_WRITERS];
+  TestEnv *pTest = testenvNew();
+  lsm_options opts = stOptions();
+  lsm_stats st;
+  lsm_db *db;
+  Watchdog wd;
+  int i, bStop = 0;
+  double t0;
+  (void)state;
+
+  watchdogStart(&wd, 120, "test_stall_error");
+  opts.env = testenvEnv(pTest);
+  opts.sync_mode = LSM_SYNC_NORMAL;
+  testRmTree(zDir);
+  db = openDb(&opts);
+  memset(aW, 0, sizeof(aW));
+  for(i=0; i<ST_WRITERS; i++){
+    aW[i].db = db;
+    aW[i].iWriter = i;
+    aW[i].pbStop = &bStop;
+    assert_int_equal(pthread_create(&aW[i].tid, 0, stWriterMain, &aW[i]), 0);
+  }
+  /* Let them stall at least once, then make every table write fail. */
+  t0 = nowSeconds();
+  do{
+    sleepMs(10);
+    getStats(db, &st);
+  }while( st.stalls<3 && nowSeconds()-t0<30 );
+  assert_true(st.stalls>=3);
+  testenvFailAtPath(pTest, TESTENV_APPEND, 1, ENOSPC, 1, ".sst");
+  for(i=0; i<ST_WRITERS; i++) pthread_join(aW[i].tid, 0);
+  getStats(db, &st);
+  print_message("stall error: writers released %.2f s after the fault\n",
+                nowSeconds()-t0);
+  assert_int_equal(st.error_code, LSM_FULL);
+  for(i=0; i<ST_WRITERS; i++) assert_int_equal(aW[i].rc, LSM_FULL);
+  assert_non_null(strstr(lsm_errmsg(db), "error state"));
+  stVerify(db, aW);
+  lsm_close(db);
+  testenvClearFaults(pTest);
+  db = openDb(&opts);
+  stVerify(db, aW);
+  assert_int_equal(lsm_close(db), LSM_OK);
+  testenvFree(pTest);
+  watchdogStop(&wd);
+}
+
+/**************************************************************************
+** Statistics.
+*/
+
+/* Key number k as 16 hex digits, scattered over the key space. */
+static void stKey(uint32_t k, char *z){
+  snprintf(z, 17, "%016llx", (unsigned long long)k * 0x9E3779B97F4A7C15ULL);
+}
+
+static void test_stats(void **state){
+  lsm_options opts;
+  lsm_stats st;
+  lsm_db *db;
+  uint64_t r = 17, nUser = 0, nSst, nLive;
+  int i, nLevels, nOps = 30000, nKeys = 20000;
+  (void)state;
+
+  lsm_options_init(&opts);
+  opts.sync_mode = LSM_SYNC_OFF;
+  opts.memtable_size = 64<<10;
+  opts.table_size = 64<<10;
+  opts.level1_size = 256<<10;
+  opts.l0_trigger = 2;
+  opts.compression = LSM_COMPRESSION_NONE;
+  testRmTree(zDir);
+  db = openDb(&opts);
+  for(i=0; i<nOps; i++){
+    char zK[17];
+    uint8_t aV[100];
+    int j;
+    stKey(testRandRange(&r, (uint32_t)nKeys), zK);
+    for(j=0; j<100; j++) aV[j] = (uint8_t)testRand(&r);
+    assert_int_equal(lsm_put(db, zK, 16, aV, 100), LSM_OK);
+    nUser += 116;
+  }
+  assert_int_equal(lsm_flush(db), LSM_OK);
+  getStats(db, &st);
+  /* User bytes count keys and values (plus a few bytes of framing each). */
+  assert_true(st.user_bytes >= nUser);
+  assert_true(st.user_bytes <= nUser + (uint64_t)nOps*8);
+  assert_true(st.log_bytes >= st.user_bytes);
+  assert_true(st.flushes>0);
+  assert_true(st.compactions>0);
+  assert_true(st.compact_read_bytes>0);
+  assert_true(st.write_amp >= 1.0);
+  assert_true(st.write_amp < 20.0);
+  if( st.write_amp*(double)st.user_bytes < 0.999*(double)(st.flush_bytes+st.compact_bytes)
+   || st.write_amp*(double)st.user_bytes > 1.001*(double)(st.flush_bytes+st.compact_bytes) ){
+    fail_msg("write_amp %.3f is not (flush+compact)/user", st.write_amp);
+  }
+  {
+    uint64_t nSum = 0;
+    for(i=0; i<LSM_MAX_LEVELS; i++) nSum += st.anLevelBytes[i];
+    assert_int_equal(nSum, st.table_bytes);
+  }
+  assert_int_equal(st.anLevelBudget[0], 0);
+  assert_int_equal(st.anLevelBudget[1], opts.level1_size);
+  assert_int_equal(st.anLevelBudget[2], opts.level1_size*10);
+  assert_int_equal(st.last_seq, (uint64_t)nOps);
+  assert_int_equal(st.error_code, 0);
+  assert_int_equal(st.last_error[0], 0);
+
+  /* A full compaction leaves one level holding everything. */
+  assert_int_equal(lsm_compact(db, 0, 0, 0, 0), LSM_OK);
+  getStats(db, &st);
+  nLevels = 0;
+  for(i=0; i<LSM_MAX_LEVELS; i++) nLevels += st.anLevelFiles[i]>0;
+  assert_int_equal(nLevels, 1);
+  print_message("stats: write amp %.2f, space amp %.3f after a full "
+                "compaction, %llu table bytes\n", st.write_amp, st.space_amp,
+                (unsigned long long)st.table_bytes);
+  assert_true(st.space_amp >= 1.0);
+  assert_true(st.space_amp <= 1.1);
+  dirBytes(zDir, &nSst);
+  assert_int_equal(nSst, st.table_bytes);
+  /* And really near 1: the tables hold little beyond the live data. */
+  nLive = 0;
+  {
+    lsm_iter *it = 0;
+    assert_int_equal(lsm_iter_new(db, 0, 0, 0, 0, 0, &it), LSM_OK);
+    assert_int_equal(lsm_iter_first(it), LSM_OK);
+    while( lsm_iter_valid(it) ){
+      size_t nK, nV;
+      lsm_iter_key(it, &nK);
+      lsm_iter_value(it, &nV);
+      nLive += nK + nV;
+      lsm_iter_next(it);
+    }
+    lsm_iter_free(it);
+  }
+  assert_true(nSst <= nLive*13/10);
+
+  /* Reads are counted: block cache, bloom filters, probes.  With one
+  ** level, every read that reaches the tables searches one table; the
+  ** bloom filters turn away almost every absent key. */
+  for(i=0; i<2000; i++){
+    char zK[17];
+    void *pVal = 0;
+    size_t nVal;
+    stKey((uint32_t)i, zK);
+    lsm_get(db, 0, zK, 16, &pVal, &nVal);
+    lsm_free(pVal);
+    zK[15] = 'g';                 /* not hex: absent, inside the range */
+    assert_int_equal(lsm_get(db, 0, zK, 16, &pVal, &nVal), LSM_NOTFOUND);
+  }
+  getStats(db, &st);
+  print_message("stats: %llu gets, read amp %.2f, bloom useful %llu, useless "
+                "%llu, cache hits %llu, misses %llu\n",
+                (unsigned long long)st.gets, st.read_amp,
+                (unsigned long long)st.bloom_useful,
+                (unsigned long long)st.bloom_useless,
+                (unsigned long long)st.cache_hits,
+                (unsigned long long)st.cache_misses);
+  assert_true(st.gets>=4000);
+  assert_true(st.cache_hits + st.cache_misses > 0);
+  assert_true(st.bloom_useful >= 1900);
+  assert_true(st.read_amp >= 0.9);
+  assert_true(st.read_amp <= 1.1);
+  assert_int_equal(lsm_close(db), LSM_OK);
+}
+
+int main(void){
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_model, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_tombstone_resurrection, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_space_reclaimed, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_snapshot_full_compaction, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_power_loss_compaction, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_io_error_compaction, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_io_error_every_append, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_stalls, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_stall_error, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+  };
+  if( getenv("LSM_TEST_FILTER") ) cmocka_set_test_filter(getenv("LSM_TEST_FILTER"));
+  return cmocka_run_group_tests(tests, 0, 0);
 }

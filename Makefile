@@ -5,6 +5,8 @@
 #   make test       build and run every test; ends with "N passed, M failed"
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make tsan       the same tests under ThreadSanitizer
+#   make crashtest  the long SIGKILL loop through the extension (N=500)
+#   make fuzz       each libFuzzer target for FUZZ_SECS seconds
 #
 # Every lsm/*.c is part of the engine, every ext/*.c part of the extension,
 # every tests/test_*.c a test program (linked with tests/support/*.c).
@@ -38,7 +40,7 @@ SUP_OBJ   := $(SUP_SRC:%.c=$(B)/%.o)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-.PHONY: all deps test asan tsan demo clean crashtest
+.PHONY: all deps test asan tsan demo clean crashtest fuzz fuzz-ci
 all: deps $(LIB) $(EXT) $(TOOL)
 
 # Debian packages the build needs: header or program -> package.
@@ -91,6 +93,13 @@ demo: all
 # The SIGKILL loop through the extension, long form (N iterations).
 crashtest: all $(B)/tests/test_crash
 	LSMVTAB_EXT=$(abspath $(EXT)) LSMVTAB_CRASH_ITERATIONS=$${N:-500} $(B)/tests/test_crash
+
+# libFuzzer targets for every on-disk parser and the key codec (clang).
+FUZZ_SECS ?= 300
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECS)
+fuzz-ci:
+	tests/fuzz/run.sh 10
 
 clean:
 	rm -rf build lsm/liblsm.a lsmvtab.so lsm/tools/lsmtool

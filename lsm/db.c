@@ -1219,24 +1219,26 @@ static int scanEntry(void *pArg, const char *zName){
 }
 
 
-static int logExists(lsm_db *db, uint64_t iLog){
-  char *zPath = lsmLogFileName(db->zDir, iLog);
-  int bExists = 0;
-  if( zPath ) db->pEnv->xExists(db->pEnv, zPath, &bExists);
-  lsmFree(zPath);
-  return bExists;
-}
-
-static int logIsEmpty(lsm_db *db, uint64_t iLog){
+/* Set *pbEmpty if log iLog holds no bytes.  LSM_OK, LSM_NOMEM or the
+** env's error. */
+static int logIsEmpty(lsm_db *db, uint64_t iLog, int *pbEmpty){
   char *zPath = lsmLogFileName(db->zDir, iLog);
   lsm_file *pFile = 0;
-  uint64_t nSize = 1;
-  if( zPath && db->pEnv->xOpen(db->pEnv, zPath, LSM_OPEN_READONLY, &pFile)==LSM_OK ){
-    db->pEnv->xSize(pFile, &nSize);
-    db->pEnv->xClose(pFile);
-  }
+  uint64_t nSize = 0;
+  int rc = zPath ? LSM_OK : lsmErr(LSM_NOMEM, 0);
+  if( rc==LSM_OK ) rc = db->pEnv->xOpen(db->pEnv, zPath, LSM_OPEN_READONLY, &pFile);
+  if( rc==LSM_OK ) rc = db->pEnv->xSize(pFile, &nSize);
+  if( pFile ) db->pEnv->xClose(pFile);
   lsmFree(zPath);
-  return nSize==0;
+  *pbEmpty = (rc==LSM_OK && nSize==0);
+  return rc;
+}
+
+/* Is log iLog among the logs the directory scan found? */
+static int logListed(const DirScan *pScan, uint64_t iLog){
+  int i;
+  for(i=0; i<pScan->nLog; i++) if( pScan->aLog[i]==iLog ) return 1;
+  return 0;
 }
 
 typedef struct ReplayCtx {
@@ -1403,9 +1405,11 @@ static int recoverDb(lsm_db *db){
     ** logs, a manifest never named) may be here: anything holding data
     ** means CURRENT was lost, and starting afresh would delete it. */
     for(i=0; rc==LSM_OK && i<scan.nLog; i++){
-      if( !logIsEmpty(db, scan.aLog[i]) ) scan.nSst++;
+      int bEmpty = 0;
+      rc = logIsEmpty(db, scan.aLog[i], &bEmpty);
+      if( !bEmpty ) scan.nSst++;
     }
-    if( scan.nSst ){
+    if( rc==LSM_OK && scan.nSst ){
       rc = lsmErr(LSM_CORRUPT, "%s: CURRENT is missing but the directory "
                   "holds tables or logs with data", db->zDir);
     }
@@ -1424,7 +1428,7 @@ static int recoverDb(lsm_db *db){
   }
   if( rc==LSM_OK ) db->iLastSeq = ctx.iMaxSeq;
 
-  if( rc==LSM_OK && db->pVs->iLogNumber && !bNew && !logExists(db, db->pVs->iLogNumber) ){
+  if( rc==LSM_OK && db->pVs->iLogNumber && !bNew && !logListed(&scan, db->pVs->iLogNumber) ){
     /* The manifest's log is created before any manifest names it and is
     ** deleted only after a later edit moves past it: missing, it means
     ** edits that were synced have been lost from the manifest. */

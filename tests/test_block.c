@@ -488,8 +488,46 @@ static void test_block_corrupt_random(void **state){
   entriesFree(pE);
 }
 
+/*
+** Regression (found by tests/fuzz/fuzz_table): a restart point inside the
+** last entry.  The forward walk used to stop at the end of the entries
+** without noticing it, so it (and lsmTableCheck, which walks forward)
+** accepted a block that the reverse walk, starting at that restart
+** point, rejected.  Both now report it, and so does a seek that runs to
+** the end.
+*/
+static void test_block_restart_inside_last_entry(void **state){
+  /* "a" at 0 (4 bytes), "bcd" at 4 (6 bytes); restarts 0 and 7. */
+  static const uint8_t aEntries[] = { 0,1,0,'a', 0,3,0,'b','c','d' };
+  uint8_t a[22];
+  LsmBlock block;
+  LsmBlockIter it;
+  int rc;
+  (void)state;
+  memcpy(a, aEntries, 10);
+  lsmPut32(a+10, 0);
+  lsmPut32(a+14, 7);
+  lsmPut32(a+18, 2);
+  assert_int_equal(lsmBlockParse(&block, a, sizeof(a), "t.sst", 0), LSM_OK);
+  lsmBlockIterInit(&it);
+  lsmBlockIterSetBlock(&it, &block, LSM_BLOCK_BYTES, "t.sst", 0);
+  assert_int_equal(lsmBlockIterFirst(&it), LSM_OK);
+  assert_true(it.bValid);
+  assert_int_equal(lsmBlockIterNext(&it), LSM_OK);
+  assert_true(it.bValid);
+  assert_memory_equal(it.key.p, "bcd", 3);
+  rc = lsmBlockIterNext(&it);
+  assert_int_equal(rc, LSM_CORRUPT);
+  assert_false(it.bValid);
+  assert_non_null(strstr(lsmErrMsg(), "overlaps a restart point"));
+  assert_int_equal(lsmBlockIterLast(&it), LSM_CORRUPT);
+  assert_int_equal(lsmBlockIterSeek(&it, (const uint8_t*)"z", 1), LSM_CORRUPT);
+  lsmBlockIterFree(&it);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_block_restart_inside_last_entry),
     cmocka_unit_test(test_block_roundtrip),
     cmocka_unit_test(test_block_empty),
     cmocka_unit_test(test_block_layout),

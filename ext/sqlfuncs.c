@@ -9,7 +9,7 @@
 **     SELECT lsm_flush('kv'), lsm_compact('kv'), lsm_compact('kv', lo, hi),
 **            lsm_check('kv'), lsm_backup('kv', 'kv-copy'), lsm_version();
 **
-** docs/SQL-FUNCTIONS.md describes each with an example.
+** README.md ("SQL functions") describes each with an example.
 **
 ** From a table name to its engine.  Every function names an lsm table of
 ** the connection by its name (optionally "schema.name"), not by a value

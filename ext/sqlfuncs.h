@@ -1,6 +1,6 @@
 /*
 ** sqlfuncs.h -- SQL functions that inspect, steer, back up and follow
-** lsm tables (sqlfuncs.c; docs/SQL-FUNCTIONS.md describes each one).
+** lsm tables (sqlfuncs.c; README.md describes each one).
 */
 #ifndef LSMV_SQLFUNCS_H
 #define LSMV_SQLFUNCS_H

@@ -1,6 +1,6 @@
 /*
 ** test_corrupt.c -- seeded damage to every kind of file of a database,
-** checked against the policy in docs/RELIABILITY.md.
+** checked against the policy in README.md ("Reliability").
 **
 ** A fixture database is built once with known contents, so that every
 ** file kind exists: level-1 tables from a compaction, a level-0 table

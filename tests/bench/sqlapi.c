@@ -8,8 +8,13 @@
 ** table t:
 **
 **   sql-lsm     CREATE VIRTUAL TABLE t USING lsm(data, sync=off|full,
-**                                                key TEXT, value BLOB)
-**   sql-native  CREATE TABLE t(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID
+**                                                key BLOB, value BLOB)
+**   sql-native  CREATE TABLE t(key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID
+**
+** Keys are bound as BLOBs: the same bytes the C APIs store.  (Bound as
+** TEXT, the driver's all-digit keys would make the lsm table scan every
+** TEXT key that reads as a number on each lookup, since it cannot know
+** how SQLite converts a parameter; see README.md, "Queries".)
 **
 ** Every connection runs PRAGMA synchronous=OFF, or FULL for fillsync, and
 ** the native table's connections PRAGMA cache_size=-8192, so that its page
@@ -112,11 +117,11 @@ static BenchDb *sqlbOpenWith(const char *zDir, int bSync, int bLsm){
   p->db = sqlbOpenConnection(p);
   if( bLsm ){
     sqlbExec(p->db, bSync
-        ? "CREATE VIRTUAL TABLE t USING lsm(data, sync=full, key TEXT, value BLOB)"
-        : "CREATE VIRTUAL TABLE t USING lsm(data, sync=off, key TEXT, value BLOB)");
+        ? "CREATE VIRTUAL TABLE t USING lsm(data, sync=full, key BLOB, value BLOB)"
+        : "CREATE VIRTUAL TABLE t USING lsm(data, sync=off, key BLOB, value BLOB)");
   }else{
     sqlbExec(p->db,
-        "CREATE TABLE t(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID");
+        "CREATE TABLE t(key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID");
   }
   return (BenchDb*)p;
 }
@@ -168,10 +173,10 @@ static void sqlbWrite(BenchConn *pConn, const BenchBatch *b){
   for(i=0; i<b->nOp; i++){
     const char *pKey = b->aKey + (size_t)i*b->nKey;
     if( b->abDel[i] ){
-      sqlite3_bind_text(c->pDel, 1, pKey, b->nKey, SQLITE_STATIC);
+      sqlite3_bind_blob(c->pDel, 1, pKey, b->nKey, SQLITE_STATIC);
       sqlbStepDone(c->db, c->pDel);
     }else{
-      sqlite3_bind_text(c->pPut, 1, pKey, b->nKey, SQLITE_STATIC);
+      sqlite3_bind_blob(c->pPut, 1, pKey, b->nKey, SQLITE_STATIC);
       sqlite3_bind_blob(c->pPut, 2, b->aVal + (size_t)i*b->nVal,
                         (int)b->nVal, SQLITE_STATIC);
       sqlbStepDone(c->db, c->pPut);
@@ -186,7 +191,7 @@ static int sqlbGet(BenchConn *pConn, const char *pKey, int nKey,
   SqlBenchConn *c = (SqlBenchConn*)pConn;
   int rc;
   sqlite3_reset(c->pGet);
-  sqlite3_bind_text(c->pGet, 1, pKey, nKey, SQLITE_STATIC);
+  sqlite3_bind_blob(c->pGet, 1, pKey, nKey, SQLITE_STATIC);
   rc = sqlite3_step(c->pGet);
   if( rc==SQLITE_DONE ) return 0;
   if( rc!=SQLITE_ROW ) sqlbDie(c->db, "SELECT value FROM t WHERE key=?1");
@@ -215,11 +220,11 @@ static uint64_t sqlbScan(BenchConn *pConn, const char *pStart, int nStart,
       sqlite3_free(zSql);
     }
     pStmt = c->pSeek;
-    sqlite3_bind_text(pStmt, 1, pStart, nStart, SQLITE_STATIC);
+    sqlite3_bind_blob(pStmt, 1, pStart, nStart, SQLITE_STATIC);
   }
   while( (rc = sqlite3_step(pStmt))==SQLITE_ROW
       && (nLimit<0 || n<(uint64_t)nLimit) ){
-    const void *pKey = sqlite3_column_text(pStmt, 0);
+    const void *pKey = sqlite3_column_blob(pStmt, 0);
     size_t nKey = (size_t)sqlite3_column_bytes(pStmt, 0);
     const void *pVal = sqlite3_column_blob(pStmt, 1);
     size_t nVal = (size_t)sqlite3_column_bytes(pStmt, 1);
@@ -234,12 +239,25 @@ static uint64_t sqlbScan(BenchConn *pConn, const char *pStart, int nStart,
   return n;
 }
 
-/* Neither table reports bytes written by its own compaction: the native
-** table has none, and the extension does not expose the engine's
-** statistics to the program that loaded it. */
+/* Bytes written by the lsm table's flushes and compactions, from the
+** extension's lsm_stats() table-valued function; -1 for the native table
+** (it has no compaction) or an extension without that function. */
 static double sqlbWritten(BenchDb *pDb){
-  (void)pDb;
-  return -1.0;
+  SqlBenchDb *p = (SqlBenchDb*)pDb;
+  sqlite3_stmt *pStmt = 0;
+  double nBytes = -1.0;
+  if( !p->bLsm ) return -1.0;
+  if( sqlite3_prepare_v2(p->db, "SELECT sum(value) FROM lsm_stats('t') "
+        "WHERE name IN ('flush_bytes', 'compaction_bytes')", -1, &pStmt,
+        0)!=SQLITE_OK ){
+    return -1.0;
+  }
+  if( sqlite3_step(pStmt)==SQLITE_ROW
+   && sqlite3_column_type(pStmt, 0)!=SQLITE_NULL ){
+    nBytes = sqlite3_column_double(pStmt, 0);
+  }
+  sqlite3_finalize(pStmt);
+  return nBytes;
 }
 
 const BenchEngine benchSqlLsm = {

@@ -7,6 +7,7 @@
 #   make tsan       the same tests under ThreadSanitizer
 #   make crashtest  the long SIGKILL loop through the extension (N=500)
 #   make fuzz       each libFuzzer target for FUZZ_SECS seconds
+#   make bench      benchmarks against LevelDB, RocksDB and native SQLite
 #
 # Every lsm/*.c is part of the engine, every ext/*.c part of the extension,
 # every tests/test_*.c a test program (linked with tests/support/*.c).
@@ -100,6 +101,44 @@ fuzz:
 	tests/fuzz/run.sh $(FUZZ_SECS)
 fuzz-ci:
 	tests/fuzz/run.sh 10
+
+# Benchmarks (tests/bench/): the driver against LevelDB, RocksDB and SQLite.
+#   make bench        every engine, 1,000,000 keys: tables, ratios, targets
+#   make bench-scale  this engine alone, 50,000,000 random keys, with the
+#                     throughput and RSS of each 10% slice (not in CI)
+BENCH_DEPS := /usr/include/leveldb/c.h:libleveldb-dev \
+              /usr/include/rocksdb/c.h:librocksdb-dev
+BENCH_SRC  := tests/bench/dbbench.c tests/bench/capi.c tests/bench/sqlapi.c
+BENCH_OBJ  := $(BENCH_SRC:%.c=$(B)/%.o)
+BENCH_BIN  := $(B)/bench/dbbench
+
+.PHONY: bench bench-scale bench-deps
+bench-deps:
+	@missing=""; for d in $(BENCH_DEPS); do f=$${d%%:*}; p=$${d##*:}; \
+	  [ -e $$f ] || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) || exit 1; \
+	  else \
+	    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(BENCH_OBJ): | bench-deps
+
+# -rdynamic: the driver's fsync/fdatasync wrappers (which count calls)
+# must also bind the shared libraries and the extension it loads.
+$(BENCH_BIN): $(BENCH_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -rdynamic -o $@ $^ -lleveldb -lrocksdb -lsqlite3 $(LIBS)
+
+bench: all $(BENCH_BIN)
+	DBBENCH=$(BENCH_BIN) tests/bench/run.sh --ext=$(abspath $(EXT))
+
+bench-scale: all $(BENCH_BIN)
+	DBBENCH=$(BENCH_BIN) tests/bench/run.sh --engines=lsm \
+	  --benchmarks=fillrandom --num=50000000 --slices=10 --ext=$(abspath $(EXT))
 
 clean:
 	rm -rf build lsm/liblsm.a lsmvtab.so lsm/tools/lsmtool

@@ -143,6 +143,16 @@ int lsmCompactPick(LsmVersion *v, const lsm_options *pOpts,
   c = compactionNew(v, iBest);
   if( c==0 ) return LSM_NOMEM;
   if( iBest==0 ){
+    /* The oldest level-0 table alone, if it can simply move down (as with
+    ** sequential writes); the tables left behind are all newer, so reads
+    ** still meet newer data first.  Otherwise every level-0 table. */
+    c->aiFirst[0] = v->anFile[0]-1;
+    c->anIn[0] = 1;
+    finishPick(c, pOpts);
+    if( c->bTrivialMove ){
+      *pp = c;
+      return LSM_OK;
+    }
     c->aiFirst[0] = 0;
     c->anIn[0] = v->anFile[0];
   }else{

@@ -86,7 +86,7 @@ void lsm_options_init(lsm_options *p){
   p->max_open_tables = 500;
   p->bloom_bits = 10;
   p->compression = LSM_COMPRESSION_LZ4;
-  p->level1_size = 64<<20;
+  p->level1_size = 10<<20;
   p->table_size = 4<<20;
   p->l0_trigger = 4;
   p->l0_slowdown = 8;

@@ -150,7 +150,7 @@ typedef struct lsm_options {
   int max_open_tables;          /* table-cache capacity in files (500) */
   int bloom_bits;               /* bloom bits per key, 0 = none (10) */
   int compression;              /* LSM_COMPRESSION_* (LZ4) */
-  uint64_t level1_size;         /* byte budget of level 1 (64 MiB) */
+  uint64_t level1_size;         /* byte budget of level 1 (10 MiB) */
   uint64_t table_size;          /* target table-file size (4 MiB) */
   int l0_trigger;               /* L0 files that start a compaction (4) */
   int l0_slowdown;              /* L0 files that slow writers down (8) */

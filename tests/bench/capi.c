@@ -107,7 +107,9 @@ static int lsmbGet(BenchConn *pConn, const char *pKey, int nKey,
   c->pVal = 0;
   rc = lsm_get(c->db, 0, pKey, (size_t)nKey, &c->pVal, pnVal);
   if( rc==LSM_NOTFOUND ) return 0;
-  if( rc!=LSM_OK ) benchDie("lsm_get: %s", lsm_errmsg(c->db));
+  if( rc!=LSM_OK ){
+    benchDie("lsm_get: %s (%s)", lsm_errstr(rc), lsm_errmsg(c->db));
+  }
   *ppVal = c->pVal;
   return 1;
 }
@@ -135,7 +137,9 @@ static uint64_t lsmbScan(BenchConn *pConn, const char *pStart, int nStart,
     rc = lsm_iter_status(pIter);
   }
   lsm_iter_free(pIter);
-  if( rc!=LSM_OK ) benchDie("lsm iterator: %s", lsm_errmsg(c->db));
+  if( rc!=LSM_OK ){
+    benchDie("lsm iterator: %s (%s)", lsm_errstr(rc), lsm_errmsg(c->db));
+  }
   return n;
 }
 

@@ -6,6 +6,7 @@
 **             [--num=N] [--reads=N] [--sync_num=N] [--key_size=N]
 **             [--value_size=N] [--batch=N] [--seed=N] [--threads=1,4,8]
 **             [--slices=N] [--db=DIR] [--ext=PATH] [--results=FILE]
+**             [--keep=1]
 **     dbbench --report=FILE
 **
 ** Each engine in --engines runs each benchmark in --benchmarks, in order,
@@ -14,7 +15,7 @@
 ** the rows with --results, and prints the combined tables with --report.
 **
 ** Workloads (names as in LevelDB's db_bench):
-**   fillseq       fresh database; keys 0..num-1 in order
+**   fillseq       fresh database; entries 0..num-1 in key order
 **   fillrandom    fresh database; every key once, in random order
 **   overwrite     num puts of uniformly random keys (with repeats)
 **   readrandom    --reads gets of random written keys (hits)
@@ -45,26 +46,31 @@
 ** Measurements.  Time is wall-clock around the workload only (value
 ** generation and checking included, identically for every engine).  Per
 ** row: ops/s, us/op, MB/s (key and value bytes written or read), and for
-** write workloads: bytes of all files in the database directory right
-** after the workload, write amplification (bytes written by flushes and
-** compactions over key and value bytes written since the database was
-** created, from the engine's own statistics; "-" if it has none), io/user
-** (bytes passed to write() by the whole process since the database was
-** created, /proc/self/io wchar, over the same user bytes: includes logs),
-** and peak RSS (getrusage, the whole process so far).  fillsync rows add
+** write workloads, taken once the database directory has stopped
+** changing size for half a second (background flushes and compactions
+** done; at most 30 s, untimed): bytes of all files in the directory,
+** write amplification (bytes written by flushes and compactions over key
+** and value bytes written since the database was created, from the
+** engine's own statistics; "-" if it has none), io/user (bytes passed to
+** write() by the whole process since the database was created,
+** /proc/self/io wchar, over the same user bytes: includes logs), and
+** peak RSS (getrusage, the whole process so far).  fillsync rows add
 ** fsync and fdatasync calls per write, counted by the wrappers below,
 ** which every library in the process (and the extension) binds to
 ** instead of libc's; and, measured in the same process just before, the
 ** latency of a write of 128 bytes plus fdatasync() on a file in the same
 ** directory.
 **
-** Output.  Each row is printed as it completes.  With --results=FILE the
-** rows are also appended to FILE in a line format (P: parameters, C:
+** Output.  Each row is printed as it completes; without --results the
+** combined tables follow at the end.  With --results=FILE the rows are
+** appended to FILE instead, in a line format (P: parameters, C:
 ** engine configuration, R: result) that --report reads back to print the
 ** combined result table, the ratio table, the fillsync table, the target
 ** checks and, with --slices, the throughput of each slice of the fills.
 **
-** Data lives in --db (default /tmp/lsmbench-<pid>), removed at the end.
+** Data lives in --db (default /tmp/lsmbench-<pid>), removed when the
+** program exits, even after a failure, unless --keep=1 (then the
+** databases of a failed run stay for lsmtool).
 */
 #include "bench.h"
 
@@ -297,6 +303,7 @@ typedef struct Opts {
   const char *zDir;           /* --db */
   const char *zResults;       /* --results */
   const char *zReport;        /* --report */
+  int bKeep;                  /* --keep=1: leave --db behind, for lsmtool */
 } Opts;
 
 static const char *azAllBench[] = {
@@ -346,7 +353,7 @@ static void usage(void){
     "usage: dbbench [--engines=LIST] [--benchmarks=LIST] [--num=N]\n"
     "               [--reads=N] [--sync_num=N] [--key_size=N] [--value_size=N]\n"
     "               [--batch=N] [--seed=N] [--threads=LIST] [--slices=N]\n"
-    "               [--db=DIR] [--ext=PATH] [--results=FILE]\n"
+    "               [--db=DIR] [--ext=PATH] [--results=FILE] [--keep=1]\n"
     "       dbbench --report=FILE\n"
     "engines: lsm leveldb leveldb-bloom rocksdb rocksdb-bloom sql-lsm sql-native\n"
     "benchmarks: fillseq fillrandom overwrite readrandom readmissing readseq\n"
@@ -394,6 +401,7 @@ static void optsParse(Opts *o, int argc, char **argv){
     else if( IS("--ext") ) benchExtPath = zVal;
     else if( IS("--results") ) o->zResults = zVal;
     else if( IS("--report") ) o->zReport = zVal;
+    else if( IS("--keep") ) o->bKeep = parseCount(z, zVal)!=0;
     else if( IS("--threads") ){
       const char *zp = zVal;
       o->nThread = 0;
@@ -565,11 +573,32 @@ static Result runResult(Run *r, const char *zBench, uint64_t nOps,
   return res;
 }
 
-/* Fill in the after-a-write figures of res. */
-static void runWriteFigures(Run *r, Result *res){
-  double nWritten = r->e->xWrittenBytes(r->pDb);
-  uint64_t nWchar = processWchar();
-  res->nDisk = (int64_t)dirBytes(r->zDbDir);
+/* Wait until the size of zDir has not changed for half a second (the
+** engine's background flushes and compactions are done), at most 30 s;
+** return that size. */
+static uint64_t dirBytesSettled(const char *zDir){
+  uint64_t nLast = dirBytes(zDir);
+  int i;
+  for(i=0; i<60; i++){
+    uint64_t n;
+    usleep(500000);
+    n = dirBytes(zDir);
+    if( n==nLast ) break;
+    nLast = n;
+  }
+  return nLast;
+}
+
+/* Fill in the after-a-write figures of res: once background work has
+** settled if bSettle, else at once (the slices of a fill, which must not
+** give compaction time off). */
+static void runWriteFigures(Run *r, Result *res, int bSettle){
+  double nWritten;
+  uint64_t nWchar;
+  res->nDisk = (int64_t)(bSettle ? dirBytesSettled(r->zDbDir)
+                                 : dirBytes(r->zDbDir));
+  nWritten = r->e->xWrittenBytes(r->pDb);
+  nWchar = processWchar();
   if( r->nUserBytes>0 ){
     if( nWritten>=0 ) res->wamp = nWritten / (double)r->nUserBytes;
     if( nWchar>0 ){
@@ -605,6 +634,42 @@ static void runCheckValue(Run *r, uint64_t iEntry, const void *pVal,
   }
 }
 
+/* A scan that looks for one key as its first row. */
+typedef struct ScanFind {
+  const char *zKey;
+  int nKey;
+  int bFound;
+} ScanFind;
+static int scanFindRow(void *pArg, const void *pKey, size_t nKey,
+                       const void *pVal, size_t nVal){
+  ScanFind *p = pArg;
+  (void)pVal; (void)nVal;
+  p->bFound = nKey==(size_t)p->nKey && memcmp(pKey, p->zKey, nKey)==0;
+  return 1;
+}
+
+/* A get missed entry iEntry, which should be there: say whether a second
+** get and a scan from its key find it (a lost write, or a read path that
+** misses what the data holds), then fail. */
+static void runMissing(Run *r, uint64_t iEntry) __attribute__((noreturn));
+static void runMissing(Run *r, uint64_t iEntry){
+  char zKey[1024];
+  const void *pVal = 0;
+  size_t nVal = 0;
+  int bAgain;
+  ScanFind find;
+  keyFormat(zKey, r->o->nKey, iEntry*2);
+  bAgain = r->e->xGet(r->pConn, zKey, r->o->nKey, &pVal, &nVal);
+  find.zKey = zKey;
+  find.nKey = r->o->nKey;
+  find.bFound = 0;
+  r->e->xScan(r->pConn, zKey, r->o->nKey, 1, scanFindRow, &find);
+  verifyFail(r->e->zName, r->zBench, "entry %llu (key %llu) missing; a "
+             "second get %s it, a scan from its key %s it",
+             (unsigned long long)iEntry, (unsigned long long)iEntry*2,
+             bAgain ? "finds" : "misses", find.bFound ? "finds" : "misses");
+}
+
 /* Read back nSample random entries (untimed): present ones must hold
 ** their value, absent ones must be missing. */
 static void runCheckSample(Run *r, uint64_t nSample){
@@ -621,8 +686,7 @@ static void runCheckSample(Run *r, uint64_t nSample){
     if( bFound ){
       runCheckValue(r, iEntry, pVal, nVal);
     }else if( r->aVer[iEntry] ){
-      verifyFail(r->e->zName, r->zBench, "entry %llu (key %llu) missing",
-                 (unsigned long long)iEntry, (unsigned long long)iEntry*2);
+      runMissing(r, iEntry);
     }
   }
 }
@@ -702,7 +766,7 @@ static void runWrites(Run *r, int eKind, int bTimed){
                              (nBytes - nSliceBytes));
       res.iSlice = ++iSlice;
       r->nUserBytes += nBytes;          /* cumulative, for the figures */
-      runWriteFigures(r, &res);
+      runWriteFigures(r, &res, 0);
       r->nUserBytes -= nBytes;
       runEmit(r, &res);
       nSliceStart = nDone;
@@ -714,7 +778,7 @@ static void runWrites(Run *r, int eKind, int bTimed){
   r->nUserBytes += nBytes;
   if( bTimed ){
     Result res = runResult(r, zBench, nOp, nowSecs() - tStart, nBytes);
-    runWriteFigures(r, &res);
+    runWriteFigures(r, &res, 1);
     runEmit(r, &res);
   }else{
     printf("%-14s (untimed fillrandom to set up the next workload)\n",
@@ -751,8 +815,7 @@ static void runReads(Run *r, int bMissing){
       nBytes += (uint64_t)o->nKey + nVal;
       nFound++;
     }else if( !bMissing && r->aVer[iEntry] ){
-      verifyFail(r->e->zName, r->zBench, "entry %llu (key %llu) missing",
-                 (unsigned long long)iEntry, (unsigned long long)iEntry*2);
+      runMissing(r, iEntry);
     }
   }
   {
@@ -953,7 +1016,7 @@ static void runFillSync(Run *r, int nThread){
     pthread_barrier_destroy(&barrier);
     for(j=0; j<o->nSyncNum; j++) r->aVer[permAt(&perm, j)] = 1;
     r->nUserBytes += res.nBytes;
-    runWriteFigures(r, &res);
+    runWriteFigures(r, &res, 1);
     runEmit(r, &res);
   }
   /* Every synced write must be there. */
@@ -964,8 +1027,7 @@ static void runFillSync(Run *r, int nThread){
     size_t nVal = 0;
     keyFormat(zKey, o->nKey, iEntry*2);
     if( !r->e->xGet(r->pConn, zKey, o->nKey, &pVal, &nVal) ){
-      verifyFail(r->e->zName, "fillsync", "entry %llu (key %llu) missing",
-                 (unsigned long long)iEntry, (unsigned long long)iEntry*2);
+      runMissing(r, iEntry);
     }
     runCheckValue(r, iEntry, pVal, nVal);
   }
@@ -1097,20 +1159,20 @@ static const char *aaRatio[][2] = {
 #define N_RATIO (int)(sizeof(aaRatio)/sizeof(aaRatio[0]))
 
 static void reportRatios(const ResultSet *p){
-  int b, k;
+  int aWidth[N_RATIO];
+  int b, k, nLine = 17;
   printf("\nRatios of ops/s (> 1: the first engine is faster); "
          "disk rows: ratio of bytes on disk (< 1: smaller)\n");
   printf("%-17s", "benchmark");
   for(k=0; k<N_RATIO; k++){
     char z[40];
     snprintf(z, sizeof(z), "%s/%s", aaRatio[k][0], aaRatio[k][1]);
-    printf(" %*s", k==N_RATIO-1 ? 20 : 13, z);
+    aWidth[k] = (int)strlen(z) < 8 ? 8 : (int)strlen(z);
+    nLine += aWidth[k] + 1;
+    printf(" %*s", aWidth[k], z);
   }
   printf("\n");
-  printf("%-17s", "");
-  for(k=0; k<N_RATIO; k++) printf(" %*s", k==N_RATIO-1 ? 20 : 13, "");
-  printf("\n");
-  reportLine(17 + 14*(N_RATIO-1) + 21);
+  reportLine(nLine);
   for(b=0; b<N_BENCH+3; b++){
     const char *zBench = b<N_BENCH ? azAllBench[b] : azAllBench[b - N_BENCH];
     int bDisk = b>=N_BENCH;
@@ -1127,7 +1189,7 @@ static void reportRatios(const ResultSet *p){
     for(k=0; k<N_RATIO; k++){
       const Result *a = resultFind(p, aaRatio[k][0], zBench, 1);
       const Result *d = resultFind(p, aaRatio[k][1], zBench, 1);
-      int w = k==N_RATIO-1 ? 20 : 13;
+      int w = aWidth[k];
       if( a && d && !bDisk && opsPerSec(d)>0 ){
         printf(" %*.2fx", w-1, opsPerSec(a)/opsPerSec(d));
       }else if( a && d && bDisk && a->nDisk>=0 && d->nDisk>0 ){
@@ -1348,6 +1410,12 @@ static void reportLoad(ResultSet *p, const char *zFile){
   fclose(f);
 }
 
+/* The data directory, removed at exit however the program ends. */
+static const char *zDataDir = 0;
+static void removeDataDir(void){
+  if( zDataDir ) removeTree(zDataDir);
+}
+
 int main(int argc, char **argv){
   Opts o;
   ResultSet res;
@@ -1391,6 +1459,10 @@ int main(int argc, char **argv){
   }
   removeTree(o.zDir);
   if( mkdir(o.zDir, 0755)!=0 ) benchDie("cannot create %s", o.zDir);
+  if( !o.bKeep ){
+    zDataDir = o.zDir;
+    atexit(removeDataDir);
+  }
   if( o.zResults ){
     pOut = fopen(o.zResults, "a");
     if( pOut==0 ) benchDie("cannot open %s", o.zResults);
@@ -1410,7 +1482,6 @@ int main(int argc, char **argv){
     if( *z==',' ) z++;
   }
   if( pOut ) fclose(pOut);
-  removeTree(o.zDir);
   if( o.zResults==0 ) reportAll(&res);
   free(res.a);
   return 0;

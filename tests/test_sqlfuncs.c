@@ -186,7 +186,7 @@ static void test_inspect(void **state){
   assert_int_equal(sfInt(db, "SELECT count(*) FROM lsm_levels('kv')"), 7);
   {
     char *zExpect = sqlite3_mprintf("0|1|%lld|NULL|0.25\n"
-                                    "1|0|0|67108864|0.0\n", nBytes);
+                                    "1|0|0|10485760|0.0\n", nBytes);
     sfExpect(db, "SELECT * FROM lsm_levels('kv') WHERE level<=1", zExpect);
     sqlite3_free(zExpect);
   }

@@ -629,6 +629,59 @@ static void test_power_loss(void **state){
   testenvFree(pTest);
 }
 
+/*
+** With sync=normal a power loss may lose recent commits, but what
+** survives is a prefix of the history: no batch after a lost one, no
+** partial batch.
+*/
+static void test_power_loss_normal(void **state){
+  TestEnv *pTest = testenvNew();
+  lsm_options opts;
+  int k, nCrash = 0;
+  (void)state;
+  lsm_options_init(&opts);
+  opts.env = testenvEnv(pTest);
+  opts.sync_mode = LSM_SYNC_NORMAL;
+  opts.memtable_size = 8<<10;
+  for(k=1; ; k++){
+    lsm_db *db = 0;
+    int nAck = 0, i, bGap = 0;
+    testRmTree(zDir);
+    testenvRestart(pTest);
+    assert_int_equal(lsm_open(zDir, &opts, &db), LSM_OK);
+    testenvCrashAtSync(pTest, (uint64_t)k, k%2, (unsigned)k);
+    plWorkload(db, &nAck);
+    if( !testenvCrashed(pTest) ){
+      lsm_close(db);
+      break;
+    }
+    nCrash++;
+    lsm_close(db);
+    testenvRestart(pTest);
+    db = 0;
+    if( lsm_open(zDir, &opts, &db)!=LSM_OK ){
+      fail_msg("reopen after crash at fsync %d: %s", k, lsm_errmsg(db));
+    }
+    plVerify(db, 0);                    /* whole or absent, never partial */
+    for(i=0; i<PL_BATCHES; i++){
+      char zK[32];
+      void *pV = 0;
+      size_t nV;
+      int rc;
+      snprintf(zK, sizeof(zK), "b%03d-0", i);
+      rc = lsm_get(db, 0, zK, strlen(zK), &pV, &nV);
+      lsm_free(pV);
+      if( rc==LSM_OK && bGap ) fail_msg("crash at fsync %d: batch %d survived "
+                                        "a lost earlier batch", k, i);
+      if( rc!=LSM_OK ) bGap = 1;
+    }
+    assert_int_equal(lsm_close(db), LSM_OK);
+  }
+  print_message("power loss, sync=normal: %d crash points, all prefixes\n", nCrash);
+  assert_true(nCrash>5);
+  testenvFree(pTest);
+}
+
 /**************************************************************************
 ** I/O errors at the Nth mutating call, during writes and during recovery.
 */
@@ -846,6 +899,7 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_model, setup, teardown),
     cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_power_loss, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_power_loss_normal, setup, teardown),
     cmocka_unit_test_setup_teardown(test_io_errors, setup, teardown),
     cmocka_unit_test_setup_teardown(test_two_phase, setup, teardown),
     cmocka_unit_test_setup_teardown(test_two_phase_power_loss, setup, teardown),

@@ -49,6 +49,8 @@
 #include "ikey.h"
 #include "util.h"
 
+#include <stdio.h>
+
 #define DBITER_FORWARD 0
 #define DBITER_REVERSE 1
 
@@ -70,6 +72,7 @@ struct lsm_iter {
   int eDir;                   /* DBITER_FORWARD or DBITER_REVERSE */
   int bValid;                 /* on an entry */
   int rc;                     /* first error, LSM_OK if none */
+  char zErr[256];             /* its message */
   LsmBuf savedKey;            /* reverse: current key; forward: key skipped */
   LsmBuf savedVal;            /* reverse: current value */
   LsmBuf target;              /* internal key being sought */
@@ -159,6 +162,10 @@ static int dbiterSeek(lsm_iter *it, const void *pKey, size_t nKey,
 /* End a move: on failure remember the first error and become invalid. */
 static int dbiterDone(lsm_iter *it, int rc){
   if( rc!=LSM_OK ){
+    if( it->rc==LSM_OK ){
+      snprintf(it->zErr, sizeof(it->zErr), "%s",
+               lsmErrMsg()[0] ? lsmErrMsg() : lsm_errstr(rc));
+    }
     it->rc = rc;
     it->bValid = 0;
   }
@@ -457,4 +464,9 @@ const void *lsm_iter_value(const lsm_iter *it, size_t *pnVal){
 
 int lsm_iter_status(const lsm_iter *it){
   return it ? it->rc : LSM_INVALID;
+}
+
+const char *lsm_iter_errmsg(const lsm_iter *it){
+  if( it==0 ) return lsm_errstr(LSM_INVALID);
+  return it->rc ? it->zErr : lsm_errstr(LSM_OK);
 }

@@ -286,6 +286,9 @@ int lsm_iter_valid(const lsm_iter *pIter);
 const void *lsm_iter_key(const lsm_iter *pIter, size_t *pnKey);
 const void *lsm_iter_value(const lsm_iter *pIter, size_t *pnVal);
 int lsm_iter_status(const lsm_iter *pIter);
+/* What the first error of the iterator was and where (the file and
+** offset of a damaged block, say); owned by the iterator. */
+const char *lsm_iter_errmsg(const lsm_iter *pIter);
 
 /*
 ** Control.  lsm_flush freezes the memtable (if it holds anything) and

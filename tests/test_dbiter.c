@@ -615,6 +615,7 @@ static void test_dbiter_child_error(void **state){
         size_t n = 1;
         assert_int_equal(LSM_IOERR, rc);
         assert_non_null(strstr(lsmErrMsg(), "injected"));
+        assert_non_null(strstr(lsm_iter_errmsg(pIter), "injected"));
         assert_false(lsm_iter_valid(pIter));
         assert_int_equal(LSM_IOERR, lsm_iter_status(pIter));
         assert_null(lsm_iter_key(pIter, &n));
@@ -630,6 +631,7 @@ static void test_dbiter_child_error(void **state){
         break;
       }
       assert_int_equal(LSM_OK, lsm_iter_status(pIter));
+      assert_string_equal(lsm_iter_errmsg(pIter), lsm_errstr(LSM_OK));
     }
     lsm_iter_free(pIter);
     assert_int_equal(1, nRelease);

@@ -13,6 +13,7 @@
 #include "coding.h"
 #include "ikey.h"
 #include "util.h"
+#include "wal.h"
 
 #include <string.h>
 
@@ -244,4 +245,29 @@ static int batchInsertOp(void *pArg, uint64_t seq, int kind,
 
 int lsmBatchInsert(const uint8_t *p, size_t n, LsmMemtable *pMem){
   return lsmBatchForEach(p, n, batchInsertOp, pMem);
+}
+
+int lsmLogRecordCheck(const char *zPath, uint64_t iOff, int type, size_t n){
+  const char *zWhy = 0;
+  switch( type ){
+    case LSM_REC_BATCH:
+    case LSM_REC_BATCH_SYNC:
+      if( n<LSM_BATCH_HEADER ) zWhy = "batch shorter than its header";
+      break;
+    case LSM_REC_PREPARE:
+      if( n<8+LSM_BATCH_HEADER ) zWhy = "prepare record too short";
+      break;
+    case LSM_REC_COMMIT:
+      if( n!=16 ) zWhy = "commit record not 16 bytes";
+      break;
+    case LSM_REC_ABORT:
+      if( n!=8 ) zWhy = "abort record not 8 bytes";
+      break;
+    default:
+      zWhy = "record type not used in logs";
+      break;
+  }
+  if( zWhy==0 ) return LSM_OK;
+  return lsmErr(LSM_CORRUPT, "%s: record at offset %llu (type %d, %zu bytes): %s",
+                zPath, (unsigned long long)iOff, type, n, zWhy);
 }

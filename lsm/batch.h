@@ -45,6 +45,14 @@ uint32_t lsmBatchDataCount(const uint8_t *p);
 ** LSM_NOMEM or LSM_CORRUPT. */
 int lsmBatchInsert(const uint8_t *p, size_t n, LsmMemtable *pMem);
 
+/*
+** Check the shape of a log record (wal.h types) of n payload bytes at
+** offset iOff of log zPath: a type that logs hold and a length that type
+** allows.  LSM_OK, or LSM_CORRUPT with a message naming file, offset and
+** reason.  The operations of a batch are checked by lsmBatchForEach.
+*/
+int lsmLogRecordCheck(const char *zPath, uint64_t iOff, int type, size_t n);
+
 /* The index of an indexed batch (NULL if not indexed). */
 LsmMemtable *lsmBatchIndex(const lsm_batch *pBatch);
 

@@ -215,29 +215,19 @@ static int changesPrepare(lsm_changes *p, uint64_t iTxn,
 /* Handle one log record; a batch it commits becomes current. */
 static int changesRecord(lsm_changes *p, int type, const uint8_t *a, size_t n,
                          const char *zPath, uint64_t iOff){
-  int rc = LSM_OK;
-  const char *zWhy = 0;
+  int rc = lsmLogRecordCheck(zPath, iOff, type, n);
+  if( rc!=LSM_OK ) return rc;
   switch( type ){
     case LSM_REC_BATCH:
     case LSM_REC_BATCH_SYNC:
-      if( n<LSM_BATCH_HEADER ){
-        zWhy = "batch shorter than its header";
-      }else{
-        rc = changesBatch(p, a, n, lsmBatchDataSeq(a), zPath, iOff);
-      }
+      rc = changesBatch(p, a, n, lsmBatchDataSeq(a), zPath, iOff);
       break;
     case LSM_REC_PREPARE:
-      if( n<8+LSM_BATCH_HEADER ) zWhy = "prepare record too short";
-      else rc = changesPrepare(p, lsmGet64(a), a+8, n-8);
+      rc = changesPrepare(p, lsmGet64(a), a+8, n-8);
       break;
     case LSM_REC_COMMIT: {
       ChangePrep *pPrep;
-      uint64_t iFirst;
-      if( n!=16 ){
-        zWhy = "commit record not 16 bytes";
-        break;
-      }
-      iFirst = lsmGet64(a+8);
+      uint64_t iFirst = lsmGet64(a+8);
       pPrep = changesFindPrepared(p, lsmGet64(a));
       if( pPrep==0 ){
         /* Its PREPARE went with a log no longer retained.  That matters
@@ -261,23 +251,11 @@ static int changesRecord(lsm_changes *p, int type, const uint8_t *a, size_t n,
       rc = changesBatch(p, p->commit.p, p->commit.n, iFirst, zPath, iOff);
       break;
     }
-    case LSM_REC_ABORT: {
-      ChangePrep *pPrep;
-      if( n!=8 ){
-        zWhy = "abort record not 8 bytes";
-        break;
-      }
-      pPrep = changesFindPrepared(p, lsmGet64(a));
+    default: {                       /* LSM_REC_ABORT */
+      ChangePrep *pPrep = changesFindPrepared(p, lsmGet64(a));
       if( pPrep ) changesDropPrepared(p, pPrep);
       break;
     }
-    default:
-      zWhy = "record type not used in logs";
-      break;
-  }
-  if( zWhy ){
-    rc = lsmErr(LSM_CORRUPT, "%s: record at offset %llu (type %d, %zu bytes): %s",
-                zPath, (unsigned long long)iOff, type, n, zWhy);
   }
   return rc;
 }

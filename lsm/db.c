@@ -790,38 +790,31 @@ static int submitWriter(lsm_db *db, Writer *w){
   return lsmDbResult(db, rc);
 }
 
-int lsm_write(lsm_db *db, const lsm_batch *pBatch){
+/* Submit one operation of kind eOp (WRITE_*) as a queued writer. */
+static int submitOp(lsm_db *db, int eOp, uint64_t iTxn, const lsm_batch *pBatch){
   Writer w;
-  if( lsm_batch_count(pBatch)==0 ) return LSM_OK;
   memset(&w, 0, sizeof(w));
-  w.eOp = WRITE_BATCH;
+  w.eOp = eOp;
+  w.iTxn = iTxn;
   w.pBatch = pBatch;
   return submitWriter(db, &w);
+}
+
+int lsm_write(lsm_db *db, const lsm_batch *pBatch){
+  if( lsm_batch_count(pBatch)==0 ) return LSM_OK;
+  return submitOp(db, WRITE_BATCH, 0, pBatch);
 }
 
 int lsm_prepare(lsm_db *db, const lsm_batch *pBatch, uint64_t iTxn){
-  Writer w;
-  memset(&w, 0, sizeof(w));
-  w.eOp = WRITE_PREPARE;
-  w.pBatch = pBatch;
-  w.iTxn = iTxn;
-  return submitWriter(db, &w);
+  return submitOp(db, WRITE_PREPARE, iTxn, pBatch);
 }
 
 int lsm_commit_prepared(lsm_db *db, uint64_t iTxn){
-  Writer w;
-  memset(&w, 0, sizeof(w));
-  w.eOp = WRITE_COMMIT;
-  w.iTxn = iTxn;
-  return submitWriter(db, &w);
+  return submitOp(db, WRITE_COMMIT, iTxn, 0);
 }
 
 int lsm_rollback_prepared(lsm_db *db, uint64_t iTxn){
-  Writer w;
-  memset(&w, 0, sizeof(w));
-  w.eOp = WRITE_ABORT;
-  w.iTxn = iTxn;
-  return submitWriter(db, &w);
+  return submitOp(db, WRITE_ABORT, iTxn, 0);
 }
 
 int lsm_prepared(lsm_db *db, uint64_t *aTxn, int nMax){
@@ -1249,15 +1242,32 @@ typedef struct ReplayCtx {
 } ReplayCtx;
 
 /* Replay one two-phase record into the prepared list / the memtable. */
-static int replayTxnRecord(ReplayCtx *p, int type, const uint8_t *a, size_t n){
+/* Insert the batch a[0..n-1], whose first sequence is seq, into the
+** replay memtable and account for its sequences.  Corruption of the
+** batch is reported against log zPath. */
+static int replayInsert(ReplayCtx *p, const uint8_t *a, size_t n,
+                        uint64_t seq, const char *zPath){
+  int rc = lsmBatchInsert(a, n, p->pMem);
+  if( rc==LSM_CORRUPT ){
+    char zMsg[256];
+    snprintf(zMsg, sizeof(zMsg), "%s", lsmErrMsg());
+    rc = lsmErr(rc, "%s: %s", zPath, zMsg);
+  }else if( rc==LSM_OK ){
+    uint64_t nOp = lsmBatchDataCount(a);
+    if( nOp>0 && seq+nOp-1>p->iMaxSeq ) p->iMaxSeq = seq+nOp-1;
+  }
+  return rc;
+}
+
+/* Replay one two-phase record at iOff of zPath, whose shape
+** lsmLogRecordCheck approved, into the prepared list / the memtable.
+** LSM_CORRUPT if it resolves a transaction that was never prepared. */
+static int replayTxnRecord(ReplayCtx *p, int type, const uint8_t *a, size_t n,
+                           const char *zPath, uint64_t iOff){
   lsm_db *db = p->db;
-  uint64_t iTxn;
-  Prepared *pTxn;
-  if( n<8 ) return LSM_CORRUPT;
-  iTxn = lsmGet64(a);
-  pTxn = preparedFind(db, iTxn);
+  uint64_t iTxn = lsmGet64(a);
+  Prepared *pTxn = preparedFind(db, iTxn);
   if( type==LSM_REC_PREPARE ){
-    if( n<8+LSM_BATCH_HEADER ) return LSM_CORRUPT;
     /* A transaction logged again after a log switch: keep one copy. */
     if( pTxn ) return LSM_OK;
     pTxn = preparedNew(iTxn, a+8, n-8);
@@ -1266,19 +1276,17 @@ static int replayTxnRecord(ReplayCtx *p, int type, const uint8_t *a, size_t n){
     db->pPrepared = pTxn;
     return LSM_OK;
   }
-  if( pTxn==0 ) return LSM_CORRUPT;     /* resolved but never prepared */
+  if( pTxn==0 ){
+    return lsmErr(LSM_CORRUPT, "%s: record at offset %llu resolves "
+                  "transaction %llu, which was never prepared", zPath,
+                  (unsigned long long)iOff, (unsigned long long)iTxn);
+  }
   if( type==LSM_REC_COMMIT ){
-    uint64_t seq;
-    uint32_t nOp = lsmBatchDataCount(pTxn->data.p);
+    uint64_t seq = lsmGet64(a+8);
     int rc;
-    if( n!=16 ) return LSM_CORRUPT;
-    seq = lsmGet64(a+8);
     lsmPut64(pTxn->data.p, seq);
-    rc = lsmBatchInsert(pTxn->data.p, pTxn->data.n, p->pMem);
+    rc = replayInsert(p, pTxn->data.p, pTxn->data.n, seq, zPath);
     if( rc!=LSM_OK ) return rc;
-    if( nOp>0 && seq+nOp-1>p->iMaxSeq ) p->iMaxSeq = seq+nOp-1;
-  }else if( n!=8 ){
-    return LSM_CORRUPT;
   }
   preparedRemove(db, iTxn);
   return LSM_OK;
@@ -1299,31 +1307,18 @@ static int replayLog(ReplayCtx *p, uint64_t iLog, int bNewest){
     int type;
     const uint8_t *aPayload;
     size_t nPayload;
+    uint64_t iOff;
     rc = lsmWalReaderNext(pReader, &type, &aPayload, &nPayload);
     if( rc!=LSM_OK ) break;
+    iOff = lsmWalReaderTailOffset(pReader) - LSM_WAL_HEADER - nPayload;
+    rc = lsmLogRecordCheck(zPath, iOff, type, nPayload);
+    if( rc!=LSM_OK ) break;
     if( type==LSM_REC_PREPARE || type==LSM_REC_COMMIT || type==LSM_REC_ABORT ){
-      rc = replayTxnRecord(p, type, aPayload, nPayload);
-      if( rc==LSM_CORRUPT ){
-        rc = lsmErr(rc, "%s: bad two-phase commit record at offset %llu",
-                    zPath, (unsigned long long)lsmWalReaderTailOffset(pReader));
-      }
-      continue;
-    }
-    if( (type!=LSM_REC_BATCH && type!=LSM_REC_BATCH_SYNC)
-     || nPayload<LSM_BATCH_HEADER ){
-      rc = lsmErr(LSM_CORRUPT, "%s: unexpected record (type %d, %zu bytes)",
-                  zPath, type, nPayload);
-      break;
-    }
-    rc = lsmBatchInsert(aPayload, nPayload, p->pMem);
-    if( rc==LSM_CORRUPT ){
-      char zMsg[256];
-      snprintf(zMsg, sizeof(zMsg), "%s", lsmErrMsg());
-      rc = lsmErr(rc, "%s: %s", zPath, zMsg);
+      rc = replayTxnRecord(p, type, aPayload, nPayload, zPath, iOff);
+    }else{
+      rc = replayInsert(p, aPayload, nPayload, lsmBatchDataSeq(aPayload), zPath);
     }
     if( rc==LSM_OK ){
-      uint64_t iLast = lsmBatchDataSeq(aPayload) + lsmBatchDataCount(aPayload);
-      if( iLast>0 && iLast-1>p->iMaxSeq ) p->iMaxSeq = iLast-1;
       if( lsmMemtableBytes(p->pMem)>=db->opts.memtable_size && !db->opts.read_only ){
         rc = writeLevel0(db, p->pMem, p->pEdit);
         if( rc==LSM_OK ){

@@ -218,32 +218,14 @@ static int checkIgnoreOp(void *pArg, uint64_t seq, int kind,
 /* LSM_OK if record (type, a[0..n-1]) is one a log may hold, well formed. */
 static int checkLogRecord(const char *zPath, uint64_t iOff, int type,
                           const uint8_t *a, size_t n){
-  int rc = LSM_OK;
-  const char *zWhy = 0;
-  switch( type ){
-    case LSM_REC_BATCH:
-    case LSM_REC_BATCH_SYNC:
-      if( n<LSM_BATCH_HEADER ) zWhy = "batch shorter than its header";
-      else rc = lsmBatchForEach(a, n, checkIgnoreOp, 0);
-      break;
-    case LSM_REC_PREPARE:
-      if( n<8+LSM_BATCH_HEADER ) zWhy = "prepare record too short";
-      else rc = lsmBatchForEach(a+8, n-8, checkIgnoreOp, 0);
-      break;
-    case LSM_REC_COMMIT:
-      if( n!=16 ) zWhy = "commit record not 16 bytes";
-      break;
-    case LSM_REC_ABORT:
-      if( n!=8 ) zWhy = "abort record not 8 bytes";
-      break;
-    default:
-      zWhy = "record type not used in logs";
-      break;
+  int rc = lsmLogRecordCheck(zPath, iOff, type, n);
+  if( rc!=LSM_OK ) return rc;
+  if( type==LSM_REC_BATCH || type==LSM_REC_BATCH_SYNC ){
+    rc = lsmBatchForEach(a, n, checkIgnoreOp, 0);
+  }else if( type==LSM_REC_PREPARE ){
+    rc = lsmBatchForEach(a+8, n-8, checkIgnoreOp, 0);
   }
-  if( zWhy ){
-    rc = lsmErr(LSM_CORRUPT, "%s: record at offset %llu (type %d, %zu bytes): %s",
-                zPath, (unsigned long long)iOff, type, n, zWhy);
-  }else if( rc==LSM_CORRUPT ){
+  if( rc==LSM_CORRUPT ){
     char zMsg[256];
     snprintf(zMsg, sizeof(zMsg), "%s", lsmErrMsg());
     rc = lsmErr(rc, "%s: record at offset %llu: %s", zPath,

@@ -834,17 +834,12 @@ static int toolIgnoreOp(void *pArg, uint64_t seq, int kind,
 ** or two-phase commit record. */
 static int toolCheckLogRecord(void *pArg, const char *zPath, uint64_t iOff,
                               int type, const uint8_t *a, size_t n){
-  int rc;
+  int rc = lsmLogRecordCheck(zPath, iOff, type, n);
   (void)pArg;
-  if( (type==LSM_REC_COMMIT && n==16) || (type==LSM_REC_ABORT && n==8) ){
-    return LSM_OK;
-  }
-  if( type==LSM_REC_PREPARE && n>=8 ){
+  if( rc!=LSM_OK || type==LSM_REC_COMMIT || type==LSM_REC_ABORT ) return rc;
+  if( type==LSM_REC_PREPARE ){
     a += 8;
     n -= 8;
-  }else if( type!=LSM_REC_BATCH && type!=LSM_REC_BATCH_SYNC ){
-    return lsmErr(LSM_CORRUPT, "%s: record at offset %llu has type %d, "
-                  "not a write batch", zPath, (unsigned long long)iOff, type);
   }
   rc = lsmBatchForEach(a, n, toolIgnoreOp, 0);
   if( rc!=LSM_OK ) rc = toolWrap(rc, zPath, "record", iOff);

@@ -42,6 +42,8 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
 .PHONY: all deps test asan tsan demo clean crashtest fuzz fuzz-ci
+# Keep object files make would treat as intermediate (support objects).
+.SECONDARY:
 all: deps $(LIB) $(EXT) $(TOOL)
 
 # Debian packages the build needs: header or program -> package.

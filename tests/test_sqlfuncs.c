@@ -24,74 +24,13 @@
 #include <sqlite3.h>
 
 #include "lsm.h"
+#include "support/sqltest.h"
 
 static char sfExt[PATH_MAX];        /* absolute path of the extension */
 static char sfHome[PATH_MAX];       /* working directory at start */
 static char *sfDir;                 /* the private directory */
 
 /*---------------------------------------------------------------- helpers --*/
-
-static sqlite3 *sfOpen(const char *zName){
-  sqlite3 *db = 0;
-  char *zErr = 0;
-  int rc = sqlite3_open(zName, &db);
-  assert_int_equal(rc, SQLITE_OK);
-  sqlite3_enable_load_extension(db, 1);
-  rc = sqlite3_load_extension(db, sfExt, 0, &zErr);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "loading %s: %s\n", sfExt, zErr);
-  assert_int_equal(rc, SQLITE_OK);
-  return db;
-}
-
-static void sfExec(sqlite3 *db, const char *zSql){
-  char *zErr = 0;
-  int rc = sqlite3_exec(db, zSql, 0, 0, &zErr);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, zErr);
-  assert_int_equal(rc, SQLITE_OK);
-}
-
-/* Run zSql expecting an error whose message contains zPart. */
-static void sfFails(sqlite3 *db, const char *zSql, const char *zPart){
-  char *zErr = 0;
-  int rc = sqlite3_exec(db, zSql, 0, 0, &zErr);
-  if( rc==SQLITE_OK || strstr(zErr ? zErr : "", zPart)==0 ){
-    fprintf(stderr, "%s\n  -> rc=%d \"%s\", expected \"%s\"\n", zSql, rc,
-            zErr ? zErr : "", zPart);
-    fail();
-  }
-  sqlite3_free(zErr);
-}
-
-/* The rows of zSql as text (sqlite3_free). */
-static char *sfRows(sqlite3 *db, const char *zSql){
-  sqlite3_str *pOut = sqlite3_str_new(0);
-  sqlite3_stmt *pStmt = 0;
-  int rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_OK);
-  while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){
-    int i;
-    for(i=0; i<sqlite3_column_count(pStmt); i++){
-      const char *z = (const char*)sqlite3_column_text(pStmt, i);
-      if( i ) sqlite3_str_appendchar(pOut, 1, '|');
-      sqlite3_str_appendall(pOut, z ? z : "NULL");
-    }
-    sqlite3_str_appendchar(pOut, 1, '\n');
-  }
-  if( rc!=SQLITE_DONE ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_DONE);
-  sqlite3_finalize(pStmt);
-  return sqlite3_str_finish(pOut);
-}
-
-static void sfExpect(sqlite3 *db, const char *zSql, const char *zExpect){
-  char *z = sfRows(db, zSql);
-  if( strcmp(z ? z : "", zExpect)!=0 ){
-    fprintf(stderr, "%s\n  got:\n%s  expected:\n%s", zSql, z ? z : "", zExpect);
-  }
-  assert_string_equal(z ? z : "", zExpect);
-  sqlite3_free(z);
-}
 
 /* The single integer zSql returns. */
 static sqlite3_int64 sfInt(sqlite3 *db, const char *zSql){
@@ -147,13 +86,13 @@ static void sfFlipByte(const char *zPath, long iOff){
 /* kv (in database zDb) with keys 1..1000 ('v'||key), then keys 1..100
 ** deleted: sequences 1..1000 are the puts, 1001..1100 the deletes. */
 static sqlite3 *sfWorkload(const char *zDb, const char *zDir){
-  sqlite3 *db = sfOpen(zDb);
+  sqlite3 *db = sqltestOpenLoaded(zDb, sfExt);
   char *zSql = sqlite3_mprintf(
       "CREATE VIRTUAL TABLE kv USING lsm(%s);"
       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<1000)"
       "  INSERT INTO kv SELECT i, 'v'||i FROM n;"
       "DELETE FROM kv WHERE key<=100;", zDir);
-  sfExec(db, zSql);
+  sqltestExec(db, zSql);
   sqlite3_free(zSql);
   return db;
 }
@@ -167,10 +106,10 @@ static void test_inspect(void **state){
   char zPath[600];
   long long nBytes;
   (void)state;
-  sfExpect(db, "SELECT lsm_flush('kv')", "ok\n");
+  sqltestExpect(db, "SELECT lsm_flush('kv')", "ok\n");
 
   /* One level-0 table holding every put and every tombstone. */
-  sfExpect(db, "SELECT level, smallest, largest, entries, tombstones, "
+  sqltestExpect(db, "SELECT level, smallest, largest, entries, tombstones, "
                "min_seq, max_seq FROM lsm_tables('kv')",
            "0|1|1000|1100|100|1|1100\n");
   zFile = sfText(db, "SELECT file FROM lsm_tables('kv')");
@@ -187,7 +126,7 @@ static void test_inspect(void **state){
   {
     char *zExpect = sqlite3_mprintf("0|1|%lld|NULL|0.25\n"
                                     "1|0|0|10485760|0.0\n", nBytes);
-    sfExpect(db, "SELECT * FROM lsm_levels('kv') WHERE level<=1", zExpect);
+    sqltestExpect(db, "SELECT * FROM lsm_levels('kv') WHERE level<=1", zExpect);
     sqlite3_free(zExpect);
   }
 
@@ -197,7 +136,7 @@ static void test_inspect(void **state){
       "'space_amp','read_amp','cache_hits','cache_misses','bloom_useful',"
       "'bloom_useless','stalls','stall_us','compactions','memtable_bytes',"
       "'immutable_count','last_error')"), 17);
-  sfExpect(db, "SELECT name, value FROM lsm_stats('kv') WHERE name IN "
+  sqltestExpect(db, "SELECT name, value FROM lsm_stats('kv') WHERE name IN "
                "('flushes','compactions','last_seq','immutable_count',"
                "'last_error','compaction_bytes')",
            "compaction_bytes|0\nflushes|1\ncompactions|0\n"
@@ -209,45 +148,45 @@ static void test_inspect(void **state){
                    nBytes);
 
   /* Point reads that reach the table count as probes. */
-  sfExpect(db, "SELECT value FROM kv WHERE key=500", "v500\n");
+  sqltestExpect(db, "SELECT value FROM kv WHERE key=500", "v500\n");
   assert_true(sfInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='gets'")>=1);
 
   /* A full compaction drops the tombstones and what they hid. */
-  sfExpect(db, "SELECT lsm_compact('kv')", "ok\n");
-  sfExpect(db, "SELECT min(level)>=1, min(smallest), max(largest), sum(entries), "
+  sqltestExpect(db, "SELECT lsm_compact('kv')", "ok\n");
+  sqltestExpect(db, "SELECT min(level)>=1, min(smallest), max(largest), sum(entries), "
                "sum(tombstones) FROM lsm_tables('kv')",
            "1|101|1000|900|0\n");
-  sfExpect(db, "SELECT tables FROM lsm_levels('kv') WHERE level=0", "0\n");
+  sqltestExpect(db, "SELECT tables FROM lsm_levels('kv') WHERE level=0", "0\n");
   assert_true(sfInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='compactions'")>=1);
   assert_true(sfInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='compaction_bytes'")>0);
   assert_true(sfInt(db, "SELECT sum(bytes) FROM lsm_tables('kv')")
               ==sfInt(db, "SELECT sum(bytes) FROM lsm_levels('kv')"));
-  sfExpect(db, "SELECT count(*), min(key), max(key) FROM kv", "900|101|1000\n");
+  sqltestExpect(db, "SELECT count(*), min(key), max(key) FROM kv", "900|101|1000\n");
   sqlite3_close(db);
 }
 
 /* lsm_compact over a key range, with the key column's affinity. */
 static void test_compact_range(void **state){
-  sqlite3 *db = sfOpen("compact.db");
+  sqlite3 *db = sqltestOpenLoaded("compact.db", sfExt);
   (void)state;
-  sfExec(db, "CREATE VIRTUAL TABLE ki USING lsm(compact_data, key INTEGER, v);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE ki USING lsm(compact_data, key INTEGER, v);"
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<400)"
              "  INSERT INTO ki SELECT i, i FROM n WHERE i%2;"
              "SELECT lsm_flush('ki');"
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<400)"
              "  INSERT INTO ki SELECT i, i FROM n WHERE i%2=0;"
              "SELECT lsm_flush('ki');");
-  sfExpect(db, "SELECT level, smallest, largest, entries FROM lsm_tables('ki')",
+  sqltestExpect(db, "SELECT level, smallest, largest, entries FROM lsm_tables('ki')",
            "0|2|400|200\n0|1|399|200\n");
   /* '5' and '7' become integers, as in the table; both tables overlap. */
-  sfExpect(db, "SELECT lsm_compact('ki', '5', '7')", "ok\n");
-  sfExpect(db, "SELECT level, min(smallest), max(largest), sum(entries) "
+  sqltestExpect(db, "SELECT lsm_compact('ki', '5', '7')", "ok\n");
+  sqltestExpect(db, "SELECT level, min(smallest), max(largest), sum(entries) "
                "FROM lsm_tables('ki') GROUP BY level",
            "1|1|400|400\n");
   /* An open bound, and nothing to do. */
-  sfExpect(db, "SELECT lsm_compact('ki', NULL, 10)", "ok\n");
-  sfExpect(db, "SELECT count(*) FROM ki", "400\n");
-  sfFails(db, "SELECT lsm_compact('ki', 1)", "wrong number of arguments");
+  sqltestExpect(db, "SELECT lsm_compact('ki', NULL, 10)", "ok\n");
+  sqltestExpect(db, "SELECT count(*) FROM ki", "400\n");
+  sqltestFails(db, "SELECT lsm_compact('ki', 1)", -1, "wrong number of arguments");
   sqlite3_close(db);
 }
 
@@ -257,10 +196,10 @@ static void test_check(void **state){
   char *zFile, *zResult;
   char zPath[600];
   (void)state;
-  sfExpect(db, "SELECT lsm_check('kv')", "ok\n");
-  sfExpect(db, "SELECT lsm_flush('kv')", "ok\n");
-  sfExec(db, "INSERT INTO kv VALUES(5000, 'x')");
-  sfExpect(db, "SELECT lsm_check('kv')", "ok\n");
+  sqltestExpect(db, "SELECT lsm_check('kv')", "ok\n");
+  sqltestExpect(db, "SELECT lsm_flush('kv')", "ok\n");
+  sqltestExec(db, "INSERT INTO kv VALUES(5000, 'x')");
+  sqltestExpect(db, "SELECT lsm_check('kv')", "ok\n");
 
   zFile = sfText(db, "SELECT file FROM lsm_tables('kv')");
   assert_non_null(zFile);
@@ -275,7 +214,7 @@ static void test_check(void **state){
   sqlite3_free(zResult);
 
   /* A second damaged file is a second line. */
-  sfExpect(db, "SELECT lsm_flush('kv')", "ok\n");
+  sqltestExpect(db, "SELECT lsm_flush('kv')", "ok\n");
   {
     char *zFile2 = sfText(db, "SELECT file FROM lsm_tables('kv') "
                               "ORDER BY file DESC LIMIT 1");
@@ -300,35 +239,35 @@ static void test_backup(void **state){
   sqlite3 *db = sfWorkload("backup.db", "backup_data");
   sqlite3_int64 iSeq;
   (void)state;
-  sfExpect(db, "SELECT lsm_flush('kv')", "ok\n");
-  sfExec(db, "UPDATE kv SET value='new' WHERE key BETWEEN 500 AND 509");
+  sqltestExpect(db, "SELECT lsm_flush('kv')", "ok\n");
+  sqltestExec(db, "UPDATE kv SET value='new' WHERE key BETWEEN 500 AND 509");
   iSeq = sfInt(db, "SELECT lsm_backup('kv', 'backup_copy')");
   assert_int_equal(iSeq, 1110);
   assert_int_equal(iSeq, sfInt(db, "SELECT value FROM lsm_stats('kv') "
                                    "WHERE name='last_seq'"));
   assert_int_equal(access("backup_copy/CURRENT", F_OK), 0);
-  sfExec(db, "INSERT INTO kv VALUES(7777, 'after')");
-  sfExec(db, "CREATE VIRTUAL TABLE c USING lsm(backup_copy)");
-  sfExpect(db, "SELECT count(*), sum(value='new') FROM c", "900|10\n");
-  sfExpect(db, "SELECT count(*) FROM (SELECT * FROM kv EXCEPT SELECT * FROM c)", "1\n");
-  sfExpect(db, "SELECT lsm_check('c')", "ok\n");
-  sfFails(db, "SELECT lsm_backup('kv', 'backup_copy')", "already exists");
-  sfFails(db, "SELECT lsm_backup('kv', '')", "new directory");
+  sqltestExec(db, "INSERT INTO kv VALUES(7777, 'after')");
+  sqltestExec(db, "CREATE VIRTUAL TABLE c USING lsm(backup_copy)");
+  sqltestExpect(db, "SELECT count(*), sum(value='new') FROM c", "900|10\n");
+  sqltestExpect(db, "SELECT count(*) FROM (SELECT * FROM kv EXCEPT SELECT * FROM c)", "1\n");
+  sqltestExpect(db, "SELECT lsm_check('c')", "ok\n");
+  sqltestFails(db, "SELECT lsm_backup('kv', 'backup_copy')", -1, "already exists");
+  sqltestFails(db, "SELECT lsm_backup('kv', '')", -1, "new directory");
   sqlite3_close(db);
 }
 
 /* lsm_changes: a known history, from 0 and from the middle; a follower
 ** replays it; history past the retention is an error naming the fix. */
 static void test_changes(void **state){
-  sqlite3 *db = sfOpen("changes.db");
+  sqlite3 *db = sqltestOpenLoaded("changes.db", sfExt);
   (void)state;
-  sfExec(db, "CREATE VIRTUAL TABLE kv USING lsm(changes_data);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(changes_data);"
              "INSERT INTO kv VALUES(1, 'one'), (2, 'two'), (3.0, x'33');"
              "UPDATE kv SET value='TWO' WHERE key=2;"
              "DELETE FROM kv WHERE key=1;"
              "BEGIN; INSERT INTO kv VALUES('k', 4.5); DELETE FROM kv WHERE key=3;"
              "COMMIT;");
-  sfExpect(db, "SELECT seq, op, key, typeof(key), value, typeof(value) "
+  sqltestExpect(db, "SELECT seq, op, key, typeof(key), value, typeof(value) "
                "FROM lsm_changes('kv', 0)",
            "1|put|1|integer|one|text\n"
            "2|put|2|integer|two|text\n"
@@ -337,58 +276,58 @@ static void test_changes(void **state){
            "5|delete|1|integer|NULL|null\n"
            "6|put|k|text|4.5|real\n"
            "7|delete|3|integer|NULL|null\n");
-  sfExpect(db, "SELECT seq, op, key FROM lsm_changes('kv', 4)",
+  sqltestExpect(db, "SELECT seq, op, key FROM lsm_changes('kv', 4)",
            "5|delete|1\n6|put|k\n7|delete|3\n");
-  sfExpect(db, "SELECT count(*) FROM lsm_changes('kv', 7)", "0\n");
-  sfExpect(db, "SELECT count(*) FROM lsm_changes('kv')", "7\n");
+  sqltestExpect(db, "SELECT count(*) FROM lsm_changes('kv', 7)", "0\n");
+  sqltestExpect(db, "SELECT count(*) FROM lsm_changes('kv')", "7\n");
   /* the whole stored row: key flags, then each value column tagged */
-  sfExpect(db, "SELECT quote(record) FROM lsm_changes('kv', 5)",
+  sqltestExpect(db, "SELECT quote(record) FROM lsm_changes('kv', 5)",
            "X'00020000000000001240'\nNULL\n");
 
   /* A follower applies the last change of each key. */
-  sfExec(db, "CREATE VIRTUAL TABLE f USING lsm(follower_data);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE f USING lsm(follower_data);"
              "CREATE TEMP TABLE last AS SELECT key, op, value, max(seq) AS seq "
              "  FROM lsm_changes('kv', 0) GROUP BY key;"
              "DELETE FROM f WHERE key IN (SELECT key FROM last WHERE op='delete');"
              "INSERT OR REPLACE INTO f SELECT key, value FROM last WHERE op='put';");
-  sfExpect(db, "SELECT count(*) FROM (SELECT * FROM kv EXCEPT SELECT * FROM f "
+  sqltestExpect(db, "SELECT count(*) FROM (SELECT * FROM kv EXCEPT SELECT * FROM f "
                "UNION ALL SELECT * FROM f EXCEPT SELECT * FROM kv)", "0\n");
-  sfExpect(db, "SELECT key, value FROM f ORDER BY key", "2|TWO\nk|4.5\n");
+  sqltestExpect(db, "SELECT key, value FROM f ORDER BY key", "2|TWO\nk|4.5\n");
 
   /* After a flush without retention the history is gone. */
-  sfExpect(db, "SELECT lsm_flush('kv')", "ok\n");
-  sfExec(db, "INSERT INTO kv VALUES(8, 'eight')");
-  sfFails(db, "SELECT * FROM lsm_changes('kv', 0)", "take a backup");
-  sfExpect(db, "SELECT seq, key FROM lsm_changes('kv', 7)", "8|8\n");
-  sfFails(db, "SELECT * FROM lsm_changes('kv', -1)", "integer >= 0");
+  sqltestExpect(db, "SELECT lsm_flush('kv')", "ok\n");
+  sqltestExec(db, "INSERT INTO kv VALUES(8, 'eight')");
+  sqltestFails(db, "SELECT * FROM lsm_changes('kv', 0)", -1, "take a backup");
+  sqltestExpect(db, "SELECT seq, key FROM lsm_changes('kv', 7)", "8|8\n");
+  sqltestFails(db, "SELECT * FROM lsm_changes('kv', -1)", -1, "integer >= 0");
   sqlite3_close(db);
 }
 
 /* Names, arguments and the version. */
 static void test_names_and_errors(void **state){
-  sqlite3 *db = sfOpen("names.db");
+  sqlite3 *db = sqltestOpenLoaded("names.db", sfExt);
   char zExpect[64];
   (void)state;
-  sfExec(db, "CREATE VIRTUAL TABLE \"My Tab\" USING lsm('names data', "
+  sqltestExec(db, "CREATE VIRTUAL TABLE \"My Tab\" USING lsm('names data', "
              "memtable_size='64K');"
              "CREATE TABLE native(a, b);"
              "INSERT INTO \"My Tab\" VALUES('a', 1);");
   snprintf(zExpect, sizeof(zExpect), "%s\n", LSM_VERSION);
-  sfExpect(db, "SELECT lsm_version()", zExpect);
+  sqltestExpect(db, "SELECT lsm_version()", zExpect);
   /* the name as stored, in any case, and schema-qualified */
-  sfExpect(db, "SELECT count(*) FROM lsm_changes('my tab', 0)", "1\n");
-  sfExpect(db, "SELECT lsm_flush('main.My Tab')", "ok\n");
-  sfExpect(db, "SELECT count(*) FROM lsm_tables('My Tab')", "1\n");
-  sfFails(db, "SELECT lsm_flush('nosuch')", "no such table: nosuch");
-  sfFails(db, "SELECT * FROM lsm_levels('native')", "is not an lsm table");
-  sfFails(db, "SELECT * FROM lsm_levels()", "must name an lsm table");
-  sfFails(db, "SELECT lsm_check(NULL)", "must name an lsm table");
+  sqltestExpect(db, "SELECT count(*) FROM lsm_changes('my tab', 0)", "1\n");
+  sqltestExpect(db, "SELECT lsm_flush('main.My Tab')", "ok\n");
+  sqltestExpect(db, "SELECT count(*) FROM lsm_tables('My Tab')", "1\n");
+  sqltestFails(db, "SELECT lsm_flush('nosuch')", -1, "no such table: nosuch");
+  sqltestFails(db, "SELECT * FROM lsm_levels('native')", -1, "is not an lsm table");
+  sqltestFails(db, "SELECT * FROM lsm_levels()", -1, "must name an lsm table");
+  sqltestFails(db, "SELECT lsm_check(NULL)", -1, "must name an lsm table");
   /* A table in an attached database. */
-  sfExec(db, "ATTACH 'other.db' AS other;"
+  sqltestExec(db, "ATTACH 'other.db' AS other;"
              "CREATE VIRTUAL TABLE other.t2 USING lsm(other_data);"
              "INSERT INTO other.t2 VALUES(1, 2), (3, 4);");
-  sfExpect(db, "SELECT max(seq) FROM lsm_changes('t2', 0)", "2\n");
-  sfExpect(db, "SELECT max(seq) FROM lsm_changes('other.t2', 0)", "2\n");
+  sqltestExpect(db, "SELECT max(seq) FROM lsm_changes('t2', 0)", "2\n");
+  sqltestExpect(db, "SELECT max(seq) FROM lsm_changes('other.t2', 0)", "2\n");
   sqlite3_close(db);
 }
 

@@ -66,6 +66,7 @@
 #include "../ext/vtabplan.c"
 #include "../ext/vtabtxn.c"
 #include "support/testenv.h"
+#include "support/sqltest.h"
 
 lsm_env *lsmvTestEnv = 0;
 void lsmvTestPoint(int iPoint){ (void)iPoint; }
@@ -88,57 +89,6 @@ static sqlite3 *txOpenFlags(const char *zName, int flags){
 
 static sqlite3 *txOpen(const char *zName){
   return txOpenFlags(zName, SQLITE_OPEN_READWRITE|SQLITE_OPEN_CREATE|SQLITE_OPEN_URI);
-}
-
-static void txExec(sqlite3 *db, const char *zSql){
-  char *zErr = 0;
-  int rc = sqlite3_exec(db, zSql, 0, 0, &zErr);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, zErr);
-  assert_int_equal(rc, SQLITE_OK);
-}
-
-/* zSql fails with extended code rc (any if rc<0), message containing zPart. */
-static void txFails(sqlite3 *db, const char *zSql, int rc, const char *zPart){
-  char *zErr = 0;
-  int rcGot = sqlite3_exec(db, zSql, 0, 0, &zErr);
-  if( rcGot==SQLITE_OK || (rc>=0 && sqlite3_extended_errcode(db)!=rc)
-   || strstr(zErr ? zErr : "", zPart)==0
-  ){
-    fprintf(stderr, "%s\n  -> rc=%d (%d) \"%s\", expected %d \"%s\"\n", zSql,
-            rcGot, sqlite3_extended_errcode(db), zErr ? zErr : "", rc, zPart);
-    fail();
-  }
-  sqlite3_free(zErr);
-}
-
-/* The rows of zSql as "a|b\n" lines (sqlite3_free). */
-static char *txRows(sqlite3 *db, const char *zSql){
-  sqlite3_str *pOut = sqlite3_str_new(0);
-  sqlite3_stmt *pStmt = 0;
-  int rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_OK);
-  while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){
-    int i;
-    for(i=0; i<sqlite3_column_count(pStmt); i++){
-      const char *z = (const char*)sqlite3_column_text(pStmt, i);
-      sqlite3_str_appendf(pOut, "%s%s", i ? "|" : "", z ? z : "NULL");
-    }
-    sqlite3_str_appendchar(pOut, 1, '\n');
-  }
-  if( rc!=SQLITE_DONE ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_DONE);
-  sqlite3_finalize(pStmt);
-  return sqlite3_str_finish(pOut);
-}
-
-static void txExpect(sqlite3 *db, const char *zSql, const char *zExpect){
-  char *z = txRows(db, zSql);
-  if( strcmp(z ? z : "", zExpect)!=0 ){
-    fprintf(stderr, "%s\n  got:\n%s  expected:\n%s", zSql, z ? z : "", zExpect);
-  }
-  assert_string_equal(z ? z : "", zExpect);
-  sqlite3_free(z);
 }
 
 static int txExists(const char *zPath){
@@ -181,55 +131,55 @@ static void test_drop(void **state){
   sqlite3 *db = txOpen("drop.db");
   sqlite3 *db2;
   (void)state;
-  txExec(db, "CREATE VIRTUAL TABLE kv USING lsm(drop_data);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(drop_data);"
              "INSERT INTO kv VALUES(1, 'a'), (2, 'b'), (3, 'c');");
 
   /* a DROP that rolls back keeps every row */
-  txExec(db, "BEGIN; DROP TABLE kv;");
+  sqltestExec(db, "BEGIN; DROP TABLE kv;");
   assert_true(txExists("drop_data/DROPPING"));
-  txExpect(db, "SELECT action, savepoint FROM lsmvtab_pending", "drop|0\n");
-  txExec(db, "ROLLBACK");
+  sqltestExpect(db, "SELECT action, savepoint FROM lsmvtab_pending", "drop|0\n");
+  sqltestExec(db, "ROLLBACK");
   assert_false(txExists("drop_data/DROPPING"));
-  txExpect(db, "SELECT count(*) FROM lsmvtab_pending", "0\n");
-  txExpect(db, "SELECT * FROM kv", "1|a\n2|b\n3|c\n");
+  sqltestExpect(db, "SELECT count(*) FROM lsmvtab_pending", "0\n");
+  sqltestExpect(db, "SELECT * FROM kv", "1|a\n2|b\n3|c\n");
 
   /* ... also when a savepoint around it rolls back */
-  txExec(db, "BEGIN; SAVEPOINT s; INSERT INTO kv VALUES(4, 'd'); DROP TABLE kv;"
+  sqltestExec(db, "BEGIN; SAVEPOINT s; INSERT INTO kv VALUES(4, 'd'); DROP TABLE kv;"
              "ROLLBACK TO s; INSERT INTO kv VALUES(4, 'd'); RELEASE s; COMMIT;");
-  txExpect(db, "SELECT * FROM kv", "1|a\n2|b\n3|c\n4|d\n");
+  sqltestExpect(db, "SELECT * FROM kv", "1|a\n2|b\n3|c\n4|d\n");
   /* writes, then a savepoint, then the DROP: refused (the writes could
   ** not come back with a ROLLBACK TO); SQLite shows only the code's text */
-  txExec(db, "BEGIN; INSERT INTO kv VALUES(9, 'z'); SAVEPOINT s;");
-  txFails(db, "DROP TABLE kv", SQLITE_LOCKED, "locked");
-  txExec(db, "ROLLBACK TO s; RELEASE s; DROP TABLE kv; ROLLBACK;");
-  txExpect(db, "SELECT * FROM kv", "1|a\n2|b\n3|c\n4|d\n");
-  txExec(db, "SAVEPOINT a; SAVEPOINT b; INSERT INTO kv VALUES(5, 'e');"
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(9, 'z'); SAVEPOINT s;");
+  sqltestFails(db, "DROP TABLE kv", SQLITE_LOCKED, "locked");
+  sqltestExec(db, "ROLLBACK TO s; RELEASE s; DROP TABLE kv; ROLLBACK;");
+  sqltestExpect(db, "SELECT * FROM kv", "1|a\n2|b\n3|c\n4|d\n");
+  sqltestExec(db, "SAVEPOINT a; SAVEPOINT b; INSERT INTO kv VALUES(5, 'e');"
              "DROP TABLE kv; RELEASE b; ROLLBACK TO a; RELEASE a;");
-  txExpect(db, "SELECT * FROM kv", "1|a\n2|b\n3|c\n4|d\n");
+  sqltestExpect(db, "SELECT * FROM kv", "1|a\n2|b\n3|c\n4|d\n");
   assert_false(txExists("drop_data/DROPPING"));
 
   /* while its DROP is not committed, the directory is nobody's to take,
   ** and the table is still there for other connections (WAL) */
-  txExec(db, "PRAGMA journal_mode=WAL");
+  sqltestExec(db, "PRAGMA journal_mode=WAL");
   db2 = txOpen("drop.db");
-  txExec(db, "BEGIN; DROP TABLE kv;");
-  txFails(db, "CREATE VIRTUAL TABLE kv2 USING lsm(drop_data)", SQLITE_BUSY,
+  sqltestExec(db, "BEGIN; DROP TABLE kv;");
+  sqltestFails(db, "CREATE VIRTUAL TABLE kv2 USING lsm(drop_data)", SQLITE_BUSY,
           "has not committed yet");
-  txExpect(db2, "SELECT count(*) FROM kv", "4\n");
-  txExec(db, "ROLLBACK");
+  sqltestExpect(db2, "SELECT count(*) FROM kv", "4\n");
+  sqltestExec(db, "ROLLBACK");
   sqlite3_close(db2);
-  txExec(db, "PRAGMA journal_mode=DELETE");
+  sqltestExec(db, "PRAGMA journal_mode=DELETE");
 
   /* a committed DROP removes the files once the last user lets go */
   db2 = txOpen("drop.db");
-  txExpect(db2, "SELECT count(*) FROM kv", "4\n");
-  txExec(db, "DROP TABLE kv");
+  sqltestExpect(db2, "SELECT count(*) FROM kv", "4\n");
+  sqltestExec(db, "DROP TABLE kv");
   assert_true(txExists("drop_data"));        /* db2 still has it */
-  txFails(db, "CREATE VIRTUAL TABLE kv2 USING lsm(drop_data)", SQLITE_BUSY,
+  sqltestFails(db, "CREATE VIRTUAL TABLE kv2 USING lsm(drop_data)", SQLITE_BUSY,
           "dropped table");
-  txFails(db2, "SELECT * FROM kv", -1, "no such table");
+  sqltestFails(db2, "SELECT * FROM kv", -1, "no such table");
   assert_false(txExists("drop_data"));
-  txExpect(db, "SELECT count(*) FROM sqlite_schema WHERE name GLOB 'kv*'", "0\n");
+  sqltestExpect(db, "SELECT count(*) FROM sqlite_schema WHERE name GLOB 'kv*'", "0\n");
   sqlite3_close(db2);
   sqlite3_close(db);
 }
@@ -239,38 +189,38 @@ static void test_create(void **state){
   sqlite3 *dbMem;
   char *zOwner, *zAfter;
   (void)state;
-  txExec(db, "BEGIN; CREATE VIRTUAL TABLE t1 USING lsm(create1);"
+  sqltestExec(db, "BEGIN; CREATE VIRTUAL TABLE t1 USING lsm(create1);"
              "INSERT INTO t1 VALUES(1, 1);");
   assert_true(txExists("create1/OWNER"));
-  txExec(db, "ROLLBACK");
+  sqltestExec(db, "ROLLBACK");
   assert_false(txExists("create1"));
-  txFails(db, "SELECT * FROM t1", -1, "no such table");
+  sqltestFails(db, "SELECT * FROM t1", -1, "no such table");
 
-  txExec(db, "BEGIN; SAVEPOINT s; CREATE VIRTUAL TABLE t2 USING lsm(create2);"
+  sqltestExec(db, "BEGIN; SAVEPOINT s; CREATE VIRTUAL TABLE t2 USING lsm(create2);"
              "ROLLBACK TO s; CREATE VIRTUAL TABLE t3 USING lsm(create3);"
              "COMMIT; SELECT 1;");
   assert_false(txExists("create2"));
   assert_true(txExists("create3/OWNER"));
-  txExec(db, "INSERT INTO t3 VALUES(1, 1)");
+  sqltestExec(db, "INSERT INTO t3 VALUES(1, 1)");
 
   /* the directory of an in-memory database's table is taken over, and
   ** given back if the CREATE rolls back */
   dbMem = txOpen(":memory:");
-  txExec(dbMem, "CREATE VIRTUAL TABLE m USING lsm(create4);"
+  sqltestExec(dbMem, "CREATE VIRTUAL TABLE m USING lsm(create4);"
                 "INSERT INTO m VALUES('x', 1), ('y', 2);");
   sqlite3_close(dbMem);
   zOwner = txReadFile("create4/OWNER");
   assert_non_null(strstr(zOwner, "kind memory"));
-  txExec(db, "BEGIN; CREATE VIRTUAL TABLE t4 USING lsm(create4);");
-  txExpect(db, "SELECT * FROM t4", "x|1\ny|2\n");
-  txExec(db, "ROLLBACK");
+  sqltestExec(db, "BEGIN; CREATE VIRTUAL TABLE t4 USING lsm(create4);");
+  sqltestExpect(db, "SELECT * FROM t4", "x|1\ny|2\n");
+  sqltestExec(db, "ROLLBACK");
   zAfter = txReadFile("create4/OWNER");
   assert_string_equal(zOwner, zAfter);
   sqlite3_free(zAfter);
-  txExec(db, "CREATE VIRTUAL TABLE t4 USING lsm(create4)");
+  sqltestExec(db, "CREATE VIRTUAL TABLE t4 USING lsm(create4)");
   zAfter = txReadFile("create4/OWNER");
   assert_non_null(strstr(zAfter, "kind file"));
-  txExpect(db, "SELECT count(*) FROM t4", "2\n");
+  sqltestExpect(db, "SELECT count(*) FROM t4", "2\n");
   sqlite3_free(zAfter);
   sqlite3_free(zOwner);
   sqlite3_close(db);
@@ -281,18 +231,18 @@ static void test_owner(void **state){
   sqlite3 *dbB, *dbMem;
   char *zOwner, *zBad, *p;
   (void)state;
-  txExec(db, "CREATE VIRTUAL TABLE kv USING lsm(own); INSERT INTO kv VALUES(1, 1);");
-  txFails(db, "CREATE VIRTUAL TABLE kv2 USING lsm(own)", -1,
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(own); INSERT INTO kv VALUES(1, 1);");
+  sqltestFails(db, "CREATE VIRTUAL TABLE kv2 USING lsm(own)", -1,
           "belongs to table \"kv\" of database");
   dbB = txOpen("own_b.db");
-  txFails(dbB, "CREATE VIRTUAL TABLE kv USING lsm(own)", -1, "own_a.db");
+  sqltestFails(dbB, "CREATE VIRTUAL TABLE kv USING lsm(own)", -1, "own_a.db");
   dbMem = txOpen(":memory:");
-  txFails(dbMem, "CREATE VIRTUAL TABLE kv USING lsm(own)", -1,
+  sqltestFails(dbMem, "CREATE VIRTUAL TABLE kv USING lsm(own)", -1,
           "belongs to table \"kv\"");
   sqlite3_close(dbMem);
   sqlite3_close(db);
   /* not open in the process: the OWNER file speaks */
-  txFails(dbB, "CREATE VIRTUAL TABLE kv USING lsm(own)", -1, "/OWNER to let");
+  sqltestFails(dbB, "CREATE VIRTUAL TABLE kv USING lsm(own)", -1, "/OWNER to let");
   assert_true(txExists("own/OWNER"));
 
   /* a table finds somebody else's token: refused */
@@ -302,30 +252,30 @@ static void test_owner(void **state){
   *p = *p=='0' ? '1' : '0';
   txWriteFile("own/OWNER", zBad);
   db = txOpen("own_a.db");
-  txFails(db, "SELECT * FROM kv", -1, "not to this table");
+  sqltestFails(db, "SELECT * FROM kv", -1, "not to this table");
   sqlite3_close(db);
   txWriteFile("own/OWNER", zOwner);
   db = txOpen("own_a.db");
-  txExpect(db, "SELECT * FROM kv", "1|1\n");
+  sqltestExpect(db, "SELECT * FROM kv", "1|1\n");
 
   /* a DROP that committed just before a crash: its files remain, marked.
   ** Made here by hand: the marker, and the table gone from the schema. */
   txWriteFile("own/DROPPING", "x");
-  txFails(db, "CREATE VIRTUAL TABLE kv3 USING lsm(own)", -1, "belongs to");
+  sqltestFails(db, "CREATE VIRTUAL TABLE kv3 USING lsm(own)", -1, "belongs to");
   sqlite3_close(db);
   db = txOpen("own_a.db");
-  txExpect(db, "SELECT * FROM kv", "1|1\n");  /* kv exists: its DROP never was */
+  sqltestExpect(db, "SELECT * FROM kv", "1|1\n");  /* kv exists: its DROP never was */
   assert_false(txExists("own/DROPPING"));
   sqlite3_close(db);
   txWriteFile("own/DROPPING", "x");
   db = txOpen("own_a.db");
-  txExec(db, "PRAGMA writable_schema=ON;"
+  sqltestExec(db, "PRAGMA writable_schema=ON;"
              "DELETE FROM sqlite_schema WHERE name IN ('kv', 'kv_lsmtx');"
              "PRAGMA writable_schema=OFF;");
   sqlite3_close(db);
   db = txOpen("own_a.db");
-  txExec(db, "CREATE VIRTUAL TABLE kv4 USING lsm(own)");
-  txExpect(db, "SELECT count(*) FROM kv4", "0\n");
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv4 USING lsm(own)");
+  sqltestExpect(db, "SELECT count(*) FROM kv4", "0\n");
   assert_false(txExists("own/DROPPING"));
   sqlite3_free(zBad);
   sqlite3_free(zOwner);
@@ -337,30 +287,30 @@ static void test_readonly(void **state){
   sqlite3 *db = txOpen("ro.db");
   sqlite3 *dbRo;
   (void)state;
-  txExec(db, "CREATE VIRTUAL TABLE kv USING lsm(ro_data); INSERT INTO kv VALUES(1, 'one');");
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(ro_data); INSERT INTO kv VALUES(1, 'one');");
   sqlite3_close(db);
   dbRo = txOpenFlags("file:ro.db?mode=ro", SQLITE_OPEN_READONLY|SQLITE_OPEN_URI);
-  txExpect(dbRo, "SELECT * FROM kv", "1|one\n");
-  txFails(dbRo, "INSERT INTO kv VALUES(2, 'two')", SQLITE_READONLY,
+  sqltestExpect(dbRo, "SELECT * FROM kv", "1|one\n");
+  sqltestFails(dbRo, "INSERT INTO kv VALUES(2, 'two')", SQLITE_READONLY,
           "attempt to write a readonly database");
-  txFails(dbRo, "DELETE FROM kv", SQLITE_READONLY, "readonly database");
-  txFails(dbRo, "DROP TABLE kv", SQLITE_READONLY, "readonly database");
-  txFails(dbRo, "CREATE VIRTUAL TABLE kv2 USING lsm(ro_data2)", SQLITE_READONLY,
+  sqltestFails(dbRo, "DELETE FROM kv", SQLITE_READONLY, "readonly database");
+  sqltestFails(dbRo, "DROP TABLE kv", SQLITE_READONLY, "readonly database");
+  sqltestFails(dbRo, "CREATE VIRTUAL TABLE kv2 USING lsm(ro_data2)", SQLITE_READONLY,
           "readonly database");
   assert_false(txExists("ro_data2"));
   /* a read-write opener while the engine is open read-only is told why */
   db = txOpen("ro.db");
-  txFails(db, "SELECT * FROM kv", SQLITE_BUSY, "open read-only in this process");
+  sqltestFails(db, "SELECT * FROM kv", SQLITE_BUSY, "open read-only in this process");
   sqlite3_close(db);
   sqlite3_close(dbRo);
 
   db = txOpen("ro.db");
-  txExec(db, "PRAGMA query_only=1");
-  txExpect(db, "SELECT * FROM kv", "1|one\n");
-  txFails(db, "INSERT INTO kv VALUES(2, 'two')", SQLITE_READONLY,
+  sqltestExec(db, "PRAGMA query_only=1");
+  sqltestExpect(db, "SELECT * FROM kv", "1|one\n");
+  sqltestFails(db, "INSERT INTO kv VALUES(2, 'two')", SQLITE_READONLY,
           "attempt to write a readonly database");
-  txExec(db, "PRAGMA query_only=0; INSERT INTO kv VALUES(2, 'two');");
-  txExpect(db, "SELECT count(*) FROM kv", "2\n");
+  sqltestExec(db, "PRAGMA query_only=0; INSERT INTO kv VALUES(2, 'two');");
+  sqltestExpect(db, "SELECT count(*) FROM kv", "2\n");
   sqlite3_close(db);
 }
 
@@ -368,52 +318,52 @@ static void test_shadow(void **state){
   sqlite3 *db = txOpen("shadow.db");
   int bOn = -1;
   (void)state;
-  txExec(db, "CREATE VIRTUAL TABLE kv USING lsm(shadow_data)");
-  txExpect(db, "SELECT id, txn, length(owner) FROM kv_lsmtx", "1|0|32\n");
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(shadow_data)");
+  sqltestExpect(db, "SELECT id, txn, length(owner) FROM kv_lsmtx", "1|0|32\n");
   /* one number per transaction that writes, none for one that reads */
-  txExec(db, "INSERT INTO kv VALUES(1, 1)");
-  txExec(db, "BEGIN; INSERT INTO kv VALUES(2, 2); UPDATE kv SET value = 3;"
+  sqltestExec(db, "INSERT INTO kv VALUES(1, 1)");
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(2, 2); UPDATE kv SET value = 3;"
              "SAVEPOINT s; DELETE FROM kv WHERE key = 1; RELEASE s; COMMIT;");
-  txExec(db, "BEGIN; SELECT * FROM kv; COMMIT;");
-  txExpect(db, "SELECT txn FROM kv_lsmtx", "2\n");
+  sqltestExec(db, "BEGIN; SELECT * FROM kv; COMMIT;");
+  sqltestExpect(db, "SELECT txn FROM kv_lsmtx", "2\n");
   /* a rolled back transaction leaves the number where it was */
-  txExec(db, "BEGIN; INSERT INTO kv VALUES(7, 7); ROLLBACK;");
-  txExpect(db, "SELECT txn FROM kv_lsmtx", "2\n");
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(7, 7); ROLLBACK;");
+  sqltestExpect(db, "SELECT txn FROM kv_lsmtx", "2\n");
   /* ... and the next one goes on above the number it used */
-  txExec(db, "INSERT INTO kv VALUES(8, 8)");
-  txExpect(db, "SELECT txn FROM kv_lsmtx", "4\n");
+  sqltestExec(db, "INSERT INTO kv VALUES(8, 8)");
+  sqltestExpect(db, "SELECT txn FROM kv_lsmtx", "4\n");
   /* a ROLLBACK TO past the first write: the write is undone in both */
-  txExec(db, "BEGIN; SAVEPOINT s; INSERT INTO kv VALUES(9, 9); ROLLBACK TO s;"
+  sqltestExec(db, "BEGIN; SAVEPOINT s; INSERT INTO kv VALUES(9, 9); ROLLBACK TO s;"
              "INSERT INTO kv VALUES(10, 10); COMMIT;");
-  txExpect(db, "SELECT key FROM kv", "2\n8\n10\n");
+  sqltestExpect(db, "SELECT key FROM kv", "2\n8\n10\n");
 
   /* RENAME takes the shadow table along, also back */
-  txExec(db, "ALTER TABLE kv RENAME TO kv2");
-  txExpect(db, "SELECT name FROM sqlite_schema WHERE name GLOB 'kv*' ORDER BY 1",
+  sqltestExec(db, "ALTER TABLE kv RENAME TO kv2");
+  sqltestExpect(db, "SELECT name FROM sqlite_schema WHERE name GLOB 'kv*' ORDER BY 1",
            "kv2\nkv2_lsmtx\n");
-  txExec(db, "BEGIN; ALTER TABLE kv2 RENAME TO kv3; ROLLBACK;");
-  txExpect(db, "SELECT count(*) FROM kv2", "3\n");
-  txExec(db, "INSERT INTO kv2 VALUES(11, 11)");
+  sqltestExec(db, "BEGIN; ALTER TABLE kv2 RENAME TO kv3; ROLLBACK;");
+  sqltestExpect(db, "SELECT count(*) FROM kv2", "3\n");
+  sqltestExec(db, "INSERT INTO kv2 VALUES(11, 11)");
 
   /* defensive mode: the shadow table is the module's alone */
   sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &bOn);
   assert_int_equal(bOn, 1);
-  txFails(db, "UPDATE kv2_lsmtx SET txn = 0", -1, "may not be modified");
-  txExec(db, "INSERT INTO kv2 VALUES(12, 12); DELETE FROM kv2 WHERE key = 2;");
-  txExpect(db, "SELECT count(*) FROM kv2", "4\n");
+  sqltestFails(db, "UPDATE kv2_lsmtx SET txn = 0", -1, "may not be modified");
+  sqltestExec(db, "INSERT INTO kv2 VALUES(12, 12); DELETE FROM kv2 WHERE key = 2;");
+  sqltestExpect(db, "SELECT count(*) FROM kv2", "4\n");
   sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 0, &bOn);
 
   /* lsmvtab_pending takes nothing from SQL, and a table of that name
   ** makes CREATE and DROP fail cleanly */
-  txFails(db, "INSERT INTO lsmvtab_pending VALUES('drop', 'x', 0)", -1,
+  sqltestFails(db, "INSERT INTO lsmvtab_pending VALUES('drop', 'x', 0)", -1,
           "written by the lsm module only");
-  txExec(db, "CREATE TABLE lsmvtab_pending(action)");
-  txFails(db, "CREATE VIRTUAL TABLE kv5 USING lsm(shadow5)", -1, "hides");
+  sqltestExec(db, "CREATE TABLE lsmvtab_pending(action)");
+  sqltestFails(db, "CREATE VIRTUAL TABLE kv5 USING lsm(shadow5)", -1, "hides");
   assert_false(txExists("shadow5"));
   /* (SQLite reports a failed xDestroy without the table's message) */
-  txFails(db, "DROP TABLE kv2", -1, "");
-  txExpect(db, "SELECT count(*) FROM kv2", "4\n");
-  txExec(db, "DROP TABLE lsmvtab_pending; DROP TABLE kv2;");
+  sqltestFails(db, "DROP TABLE kv2", -1, "");
+  sqltestExpect(db, "SELECT count(*) FROM kv2", "4\n");
+  sqltestExec(db, "DROP TABLE lsmvtab_pending; DROP TABLE kv2;");
   assert_false(txExists("shadow_data"));
   sqlite3_close(db);
 }
@@ -427,39 +377,39 @@ static void test_failures(void **state){
   sqlite3 *db = txOpen("fail.db");
   sqlite3 *db2, *db3;
   (void)state;
-  txExec(db, "CREATE VIRTUAL TABLE kv USING lsm(fail_data);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(fail_data);"
              "CREATE TABLE n(x);");
 
   /* a commit hook that says no, after xSync prepared the batch */
   sqlite3_commit_hook(db, txRefuseCommit, 0);
-  txExec(db, "BEGIN; INSERT INTO kv VALUES(1, 1); INSERT INTO n VALUES(1);");
-  txFails(db, "COMMIT", SQLITE_CONSTRAINT_COMMITHOOK, "constraint failed");
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(1, 1); INSERT INTO n VALUES(1);");
+  sqltestFails(db, "COMMIT", SQLITE_CONSTRAINT_COMMITHOOK, "constraint failed");
   sqlite3_commit_hook(db, 0, 0);
-  txExpect(db, "SELECT (SELECT count(*) FROM kv), (SELECT count(*) FROM n)", "0|0\n");
-  txExec(db, "INSERT INTO kv VALUES(2, 2)");
-  txExpect(db, "SELECT key FROM kv", "2\n");
+  sqltestExpect(db, "SELECT (SELECT count(*) FROM kv), (SELECT count(*) FROM n)", "0|0\n");
+  sqltestExec(db, "INSERT INTO kv VALUES(2, 2)");
+  sqltestExpect(db, "SELECT key FROM kv", "2\n");
 
   /* SQLITE_BUSY at COMMIT (a reader keeps the rollback journal's
   ** EXCLUSIVE lock away): the transaction stays open, prepared; it goes
   ** on, is retried, commits */
   db2 = txOpen("fail.db");
   sqlite3_busy_timeout(db, 0);
-  txExec(db2, "BEGIN; SELECT * FROM n;");
-  txExec(db, "BEGIN; INSERT INTO kv VALUES(3, 3); INSERT INTO n VALUES(3);");
-  txFails(db, "COMMIT", SQLITE_BUSY, "locked");
-  txExec(db, "INSERT INTO kv VALUES(4, 4)");
-  txFails(db, "COMMIT", SQLITE_BUSY, "locked");
-  txExec(db2, "COMMIT");
-  txExec(db, "COMMIT");
+  sqltestExec(db2, "BEGIN; SELECT * FROM n;");
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(3, 3); INSERT INTO n VALUES(3);");
+  sqltestFails(db, "COMMIT", SQLITE_BUSY, "locked");
+  sqltestExec(db, "INSERT INTO kv VALUES(4, 4)");
+  sqltestFails(db, "COMMIT", SQLITE_BUSY, "locked");
+  sqltestExec(db2, "COMMIT");
+  sqltestExec(db, "COMMIT");
   db3 = txOpen("fail.db");
-  txExpect(db3, "SELECT key FROM kv", "2\n3\n4\n");
+  sqltestExpect(db3, "SELECT key FROM kv", "2\n3\n4\n");
   /* ... or is rolled back */
-  txExec(db2, "BEGIN; SELECT * FROM n;");
-  txExec(db, "BEGIN; INSERT INTO kv VALUES(5, 5); INSERT INTO n VALUES(5);");
-  txFails(db, "COMMIT", SQLITE_BUSY, "locked");
-  txExec(db, "ROLLBACK");
-  txExec(db2, "COMMIT");
-  txExpect(db3, "SELECT (SELECT group_concat(key) FROM kv), (SELECT count(*) FROM n)",
+  sqltestExec(db2, "BEGIN; SELECT * FROM n;");
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(5, 5); INSERT INTO n VALUES(5);");
+  sqltestFails(db, "COMMIT", SQLITE_BUSY, "locked");
+  sqltestExec(db, "ROLLBACK");
+  sqltestExec(db2, "COMMIT");
+  sqltestExpect(db3, "SELECT (SELECT group_concat(key) FROM kv), (SELECT count(*) FROM n)",
            "2,3,4|1\n");
   assert_int_equal(txPreparedLeft(), 0);
   sqlite3_busy_timeout(db, 10000);
@@ -468,29 +418,29 @@ static void test_failures(void **state){
 
   /* the log cannot be synced in xSync: nothing commits anywhere */
   testenvFailAtPath(txEnv, TESTENV_SYNC, 1, EIO, 0, ".log");
-  txExec(db, "BEGIN; INSERT INTO kv VALUES(6, 6); INSERT INTO n VALUES(6);");
-  txFails(db, "COMMIT", -1, "fail_data");
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(6, 6); INSERT INTO n VALUES(6);");
+  sqltestFails(db, "COMMIT", -1, "fail_data");
   testenvClearFaults(txEnv);
   assert_int_equal(sqlite3_get_autocommit(db), 1);
-  txExpect(db, "SELECT (SELECT group_concat(key) FROM kv), (SELECT count(*) FROM n)",
+  sqltestExpect(db, "SELECT (SELECT group_concat(key) FROM kv), (SELECT count(*) FROM n)",
            "2,3,4|1\n");
   sqlite3_close(db);                   /* the engine is in its error state */
   db = txOpen("fail.db");
-  txExpect(db, "SELECT (SELECT group_concat(key) FROM kv), (SELECT count(*) FROM n)",
+  sqltestExpect(db, "SELECT (SELECT group_concat(key) FROM kv), (SELECT count(*) FROM n)",
            "2,3,4|1\n");
 
   /* the prepared batch cannot be applied in xCommit: the database has
   ** committed, so the next open of the directory applies it */
-  txExec(db, "BEGIN; INSERT INTO kv VALUES(7, 7); INSERT INTO n VALUES(7);");
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(7, 7); INSERT INTO n VALUES(7);");
   testenvFailAtPath(txEnv, TESTENV_APPEND, 2, EIO, 0, ".log");
-  txExec(db, "COMMIT");
+  sqltestExec(db, "COMMIT");
   testenvClearFaults(txEnv);
-  txExpect(db, "SELECT count(*) FROM n", "2\n");
+  sqltestExpect(db, "SELECT count(*) FROM n", "2\n");
   sqlite3_close(db);
   db = txOpen("fail.db");
-  txExpect(db, "SELECT (SELECT group_concat(key) FROM kv), (SELECT count(*) FROM n)",
+  sqltestExpect(db, "SELECT (SELECT group_concat(key) FROM kv), (SELECT count(*) FROM n)",
            "2,3,4,7|2\n");
-  txExpect(db, "SELECT txn FROM kv_lsmtx", "7\n");
+  sqltestExpect(db, "SELECT txn FROM kv_lsmtx", "7\n");
   sqlite3_close(db);
 }
 
@@ -541,7 +491,7 @@ static void *txReader(void *pArg){
   const char *zT = "kv";
   int i;
   if( iReader ){
-    txExec(db, "ATTACH 'threads.db' AS aux");
+    sqltestExec(db, "ATTACH 'threads.db' AS aux");
     zT = "aux.kv";
   }
   for(i=0; i<200 && !txFailed; i++){
@@ -575,7 +525,7 @@ static void test_threads(void **state){
   int i;
   (void)state;
   txFailed = 0;
-  txExec(db, "PRAGMA journal_mode=WAL;"
+  sqltestExec(db, "PRAGMA journal_mode=WAL;"
              "CREATE VIRTUAL TABLE kv USING lsm(threads_data, sync=normal);"
              "INSERT INTO kv VALUES('c0', 0), ('c1', 0), ('c2', 0), ('c3', 0);");
   for(i=0; i<TX_NWRITER; i++){
@@ -589,12 +539,12 @@ static void test_threads(void **state){
   assert_false(txFailed);
   z = sqlite3_mprintf("%d|%d|%d\n", TX_NWRITER*TX_NTXN, TX_NWRITER*TX_NTXN,
                       TX_NWRITER*TX_NTXN);
-  txExpect(db, "SELECT (SELECT sum(value) FROM kv WHERE key GLOB 'c?'),"
+  sqltestExpect(db, "SELECT (SELECT sum(value) FROM kv WHERE key GLOB 'c?'),"
                "(SELECT count(*) FROM kv WHERE key GLOB 'p-*-a'),"
                "(SELECT count(*) FROM kv WHERE key GLOB 'p-*-b')", z);
   sqlite3_free(z);
   z = sqlite3_mprintf("%d\n", TX_NWRITER*TX_NTXN + 1);
-  txExpect(db, "SELECT txn FROM kv_lsmtx", z);
+  sqltestExpect(db, "SELECT txn FROM kv_lsmtx", z);
   sqlite3_free(z);
   assert_int_equal(txPreparedLeft(), 0);
   sqlite3_close(db);
@@ -625,7 +575,7 @@ static void test_process(void **state){
   pid_t pid;
   int status = 0;
   (void)state;
-  txExec(db, "CREATE VIRTUAL TABLE kv USING lsm(busy_data); INSERT INTO kv VALUES(1, 1);");
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(busy_data); INSERT INTO kv VALUES(1, 1);");
   fflush(stdout);
   pid = fork();
   assert_true(pid>=0);
@@ -637,7 +587,7 @@ static void test_process(void **state){
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 0);
-  txExpect(db, "SELECT * FROM kv", "1|1\n");
+  sqltestExpect(db, "SELECT * FROM kv", "1|1\n");
   sqlite3_close(db);
 }
 
@@ -676,7 +626,7 @@ static void test_group_commit(void **state){
                         "DROP TABLE IF EXISTS kv;"
                         "CREATE VIRTUAL TABLE kv USING lsm(gc_data, sync=%s);"
                         "SELECT count(*) FROM kv;", azSync[k]);
-    txExec(db, z);
+    sqltestExec(db, z);
     sqlite3_free(z);
     nSync0 = testenvCount(txEnv, TESTENV_SYNC);
     for(i=0; i<TX_GC_THREADS; i++){
@@ -694,7 +644,7 @@ static void test_group_commit(void **state){
     assert_true(nSync <= (uint64_t)nCommit + 2);
     if( k==1 ) assert_true(nSync <= 2);
     z = sqlite3_mprintf("%d\n", nCommit);
-    txExpect(db, "SELECT count(*) FROM kv", z);
+    sqltestExpect(db, "SELECT count(*) FROM kv", z);
     sqlite3_free(z);
     sqlite3_close(db);
   }

@@ -23,6 +23,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "support/sqltest.h"
+
 /* A sanitizer build of the extension cannot load into the uninstrumented
 ** sqlite3 shell and python3: those two tests then skip. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -37,43 +39,6 @@ static char tvHome[PATH_MAX];       /* working directory at start */
 static char *tvDir;                 /* the private directory */
 
 /*---------------------------------------------------------------- helpers --*/
-
-/* Open database file zName (in the private directory) with the extension
-** loaded. */
-static sqlite3 *tvOpen(const char *zName){
-  sqlite3 *db = 0;
-  char *zErr = 0;
-  int rc = sqlite3_open(zName, &db);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "open %s: %s\n", zName, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_OK);
-  sqlite3_enable_load_extension(db, 1);
-  rc = sqlite3_load_extension(db, tvExt, 0, &zErr);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "loading %s: %s\n", tvExt, zErr);
-  assert_int_equal(rc, SQLITE_OK);
-  return db;
-}
-
-static void tvExec(sqlite3 *db, const char *zSql){
-  char *zErr = 0;
-  int rc = sqlite3_exec(db, zSql, 0, 0, &zErr);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, zErr);
-  assert_int_equal(rc, SQLITE_OK);
-}
-
-/* Run zSql expecting it to fail with extended code rc and a message
-** containing zPart. */
-static void tvFails(sqlite3 *db, const char *zSql, int rc, const char *zPart){
-  char *zErr = 0;
-  int rcGot = sqlite3_exec(db, zSql, 0, 0, &zErr);
-  if( rcGot==SQLITE_OK || (rc>=0 && sqlite3_extended_errcode(db)!=rc)
-   || strstr(zErr ? zErr : "", zPart)==0
-  ){
-    fprintf(stderr, "%s\n  -> rc=%d (%d) \"%s\", expected %d \"%s\"\n", zSql,
-            rcGot, sqlite3_extended_errcode(db), zErr ? zErr : "", rc, zPart);
-    fail();
-  }
-  sqlite3_free(zErr);
-}
 
 /*
 ** The rows of zSql, each value rendered with its type, one row a line.
@@ -188,9 +153,9 @@ static int tvCountFiles(const char *zDir){
 
 /* Every type and edge value round-trips exactly, in SQLite's order. */
 static void test_types(void **state){
-  sqlite3 *db = tvOpen("types.db");
+  sqlite3 *db = sqltestOpenLoaded("types.db", tvExt);
   (void)state;
-  tvExec(db, "CREATE VIRTUAL TABLE L USING lsm(types_data);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE L USING lsm(types_data);"
              "CREATE TABLE N(key PRIMARY KEY, value) WITHOUT ROWID;");
   tvBoth(db, "INSERT INTO %s VALUES"
       "(1, 'int'), (2.5, 'real'), ('text', 1.5), (x'00ff', x''), (-0.0, -0.0),"
@@ -207,7 +172,7 @@ static void test_types(void **state){
   tvSame(db, "SELECT key FROM %s WHERE key > 1 AND key < 'text' ORDER BY key DESC");
   tvSame(db, "SELECT count(*), min(key), max(key) FROM %s");
   /* a REAL key that is an integer comes back REAL, -0.0 keeps its sign */
-  tvExec(db, "INSERT INTO L VALUES(3.0, 'three')");
+  sqltestExec(db, "INSERT INTO L VALUES(3.0, 'three')");
   tvExpect(db, "SELECT typeof(key) FROM L WHERE key = 3", "'real'\n");
   tvExpect(db, "SELECT key FROM L WHERE key = 0", "r8000000000000000\n");
   sqlite3_close(db);
@@ -215,7 +180,7 @@ static void test_types(void **state){
 
 /* Declared column types: affinity as a native table applies it. */
 static void test_affinity(void **state){
-  sqlite3 *db = tvOpen("affinity.db");
+  sqlite3 *db = sqltestOpenLoaded("affinity.db", tvExt);
   static const char *azDecl[] = { "INTEGER", "TEXT", "REAL", "NUMERIC", "BLOB" };
   size_t i;
   (void)state;
@@ -225,7 +190,7 @@ static void test_affinity(void **state){
         "CREATE VIRTUAL TABLE L USING lsm(aff_%d, k %s, a INTEGER, b TEXT, c REAL, d);"
         "CREATE TABLE N(k %s PRIMARY KEY, a INTEGER, b TEXT, c REAL, d) WITHOUT ROWID;",
         (int)i, azDecl[i], azDecl[i]);
-    tvExec(db, zSql);
+    sqltestExec(db, zSql);
     sqlite3_free(zSql);
     tvBoth(db, "INSERT INTO %s VALUES('12', '12', 12, '12', '12')");
     tvBoth(db, "INSERT INTO %s VALUES(' 3.0 ', '3.0', 3.0, 3, 3.0)");
@@ -246,50 +211,50 @@ static void test_affinity(void **state){
 
 /* CREATE arguments: options, sizes, columns, and the messages of errors. */
 static void test_arguments(void **state){
-  sqlite3 *db = tvOpen("args.db");
+  sqlite3 *db = sqltestOpenLoaded("args.db", tvExt);
   (void)state;
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm", -1, "usage");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, bogus=1)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm", -1, "usage");
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, bogus=1)", -1,
           "unknown option \"bogus\"");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, sync=sometimes)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, sync=sometimes)", -1,
           "option sync");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, compression=zip)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, compression=zip)", -1,
           "option compression");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, cache_size='12X')", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, cache_size='12X')", -1,
           "option cache_size");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, bloom_bits=-1)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, bloom_bits=-1)", -1,
           "option bloom_bits");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, sync=off, SYNC=full)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, sync=off, SYNC=full)", -1,
           "given twice");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(sync=off)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(sync=off)", -1,
           "first argument must be the data directory");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, memtable_size=10)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, memtable_size=10)", -1,
           "memtable_size");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k TEXT NOT NULL)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k TEXT NOT NULL)", -1,
           "bad column definition");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k, v PRIMARY KEY)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k, v PRIMARY KEY)", -1,
           "bad column definition");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k, K)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k, K)", -1,
           "duplicate column name");
-  tvFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k COLLATE NOCASE)", -1,
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, k COLLATE NOCASE)", -1,
           "bad column definition");
   assert_false(tvExists("d1"));        /* no failed CREATE left a directory */
 
-  tvExec(db, "CREATE VIRTUAL TABLE a USING lsm('dir a', sync=normal, "
+  sqltestExec(db, "CREATE VIRTUAL TABLE a USING lsm('dir a', sync=normal, "
              "memtable_size='64K', block_size=4096, cache_size=1 M, "
              "bloom_bits=0, compression=none, level1_size='8M', "
              "table_size='1M', l0_trigger=2, l0_slowdown=4, l0_stop=8, "
              "max_immutables=3, restart_interval=8, max_open_tables=50, "
              "\"my key\" TEXT PRIMARY KEY, [amount] DECIMAL(10,2), note)");
   assert_true(tvExists("dir a"));
-  tvExec(db, "INSERT INTO a VALUES('x', '1.50', 'n')");
+  sqltestExec(db, "INSERT INTO a VALUES('x', '1.50', 'n')");
   tvExpect(db, "SELECT \"my key\", amount, typeof(amount), note FROM a",
            "'x'|r3ff8000000000000|'real'|'n'\n");
-  tvExec(db, "CREATE VIRTUAL TABLE b USING lsm(d2, compression=lz4, sync=full, "
+  sqltestExec(db, "CREATE VIRTUAL TABLE b USING lsm(d2, compression=lz4, sync=full, "
              "id INTEGER)");
-  tvExec(db, "INSERT INTO b VALUES(1), ('2'), (3.0)");
+  sqltestExec(db, "INSERT INTO b VALUES(1), ('2'), (3.0)");
   tvExpect(db, "SELECT id, typeof(id) FROM b", "1|'integer'\n2|'integer'\n3|'integer'\n");
-  tvExec(db, "DROP TABLE a; DROP TABLE b");
+  sqltestExec(db, "DROP TABLE a; DROP TABLE b");
   sqlite3_close(db);
 }
 
@@ -299,19 +264,19 @@ static void test_paths(void **state){
   sqlite3 *db;
   (void)state;
   assert_int_equal(mkdir("sub", 0777), 0);
-  db = tvOpen("sub/paths.db");
-  tvExec(db, "CREATE VIRTUAL TABLE rel USING lsm(data, k, v)");
+  db = sqltestOpenLoaded("sub/paths.db", tvExt);
+  sqltestExec(db, "CREATE VIRTUAL TABLE rel USING lsm(data, k, v)");
   assert_true(tvExists("sub/data/CURRENT"));
   assert_false(tvExists("data"));
-  tvExec(db, "CREATE VIRTUAL TABLE rel2 USING lsm('./data2/.')");
+  sqltestExec(db, "CREATE VIRTUAL TABLE rel2 USING lsm('./data2/.')");
   assert_true(tvExists("sub/data2/CURRENT"));
-  tvFails(db, "CREATE VIRTUAL TABLE deep USING lsm('missing/deeper')", SQLITE_CANTOPEN,
+  sqltestFails(db, "CREATE VIRTUAL TABLE deep USING lsm('missing/deeper')", SQLITE_CANTOPEN,
           "cannot create directory");
   sqlite3_close(db);
-  db = tvOpen(":memory:");
-  tvExec(db, "CREATE VIRTUAL TABLE m USING lsm(memdata); INSERT INTO m VALUES(1, 1);");
+  db = sqltestOpenLoaded(":memory:", tvExt);
+  sqltestExec(db, "CREATE VIRTUAL TABLE m USING lsm(memdata); INSERT INTO m VALUES(1, 1);");
   assert_true(tvExists("memdata/CURRENT"));
-  tvExec(db, "DROP TABLE m");
+  sqltestExec(db, "DROP TABLE m");
   assert_false(tvExists("memdata"));
   sqlite3_close(db);
 }
@@ -321,30 +286,30 @@ static void test_path_rules(void **state){
   char *zAbs = sqlite3_mprintf("%s/absolute_data", tvDir);
   char *zSql;
   (void)state;
-  db = tvOpen("rules.db");
+  db = sqltestOpenLoaded("rules.db", tvExt);
   zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE ab USING lsm('%q')", zAbs);
-  tvFails(db, zSql, -1, "is an absolute path");
-  tvFails(db, "CREATE VIRTUAL TABLE up USING lsm('../escape')", -1, "contains \"..\"");
-  tvFails(db, "CREATE VIRTUAL TABLE up USING lsm('a/../../escape')", -1, "contains \"..\"");
-  tvFails(db, "CREATE VIRTUAL TABLE dot USING lsm(.)", -1, "own directory");
-  tvFails(db, "CREATE VIRTUAL TABLE dot USING lsm('./.')", -1, "own directory");
+  sqltestFails(db, zSql, -1, "is an absolute path");
+  sqltestFails(db, "CREATE VIRTUAL TABLE up USING lsm('../escape')", -1, "contains \"..\"");
+  sqltestFails(db, "CREATE VIRTUAL TABLE up USING lsm('a/../../escape')", -1, "contains \"..\"");
+  sqltestFails(db, "CREATE VIRTUAL TABLE dot USING lsm(.)", -1, "own directory");
+  sqltestFails(db, "CREATE VIRTUAL TABLE dot USING lsm('./.')", -1, "own directory");
   tvExpect(db, "SELECT lsm_allow_paths(1)", "0\n");
   tvExpect(db, "SELECT lsm_allow_paths(NULL)", "1\n");
-  tvExec(db, zSql);
-  tvExec(db, "INSERT INTO ab VALUES(1, 2)");
+  sqltestExec(db, zSql);
+  sqltestExec(db, "INSERT INTO ab VALUES(1, 2)");
   assert_true(tvExists(zAbs));
   /* not from a view or a trigger */
-  tvExec(db, "CREATE VIEW allow AS SELECT lsm_allow_paths(1)");
+  sqltestExec(db, "CREATE VIEW allow AS SELECT lsm_allow_paths(1)");
   tvExpect(db, "SELECT lsm_allow_paths(0)", "1\n");
-  tvFails(db, "SELECT * FROM allow", -1, "unsafe use");
+  sqltestFails(db, "SELECT * FROM allow", -1, "unsafe use");
   sqlite3_close(db);
 
   /* the schema names an absolute directory: a new connection refuses it */
-  db2 = tvOpen("rules.db");
-  tvFails(db2, "SELECT * FROM ab", -1, "is an absolute path");
+  db2 = sqltestOpenLoaded("rules.db", tvExt);
+  sqltestFails(db2, "SELECT * FROM ab", -1, "is an absolute path");
   tvExpect(db2, "SELECT lsm_allow_paths(1)", "0\n");
   tvExpect(db2, "SELECT * FROM ab", "1|2\n");
-  tvExec(db2, "DROP TABLE ab");
+  sqltestExec(db2, "DROP TABLE ab");
   assert_false(tvExists(zAbs));
   sqlite3_close(db2);
   sqlite3_free(zSql);
@@ -353,20 +318,20 @@ static void test_path_rules(void **state){
 
 /* Each conflict clause leaves what a native table leaves. */
 static void test_conflicts(void **state){
-  sqlite3 *db = tvOpen("conflict.db");
+  sqlite3 *db = sqltestOpenLoaded("conflict.db", tvExt);
   static const char *azClause[] = { "", "OR ABORT", "OR FAIL", "OR IGNORE",
                                     "OR REPLACE", "OR ROLLBACK" };
   size_t i;
   int bTxn;
   (void)state;
-  tvExec(db, "CREATE VIRTUAL TABLE L USING lsm(conflict_data);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE L USING lsm(conflict_data);"
              "CREATE TABLE N(key PRIMARY KEY, value) WITHOUT ROWID;");
   for(bTxn=0; bTxn<2; bTxn++){
     for(i=0; i<sizeof(azClause)/sizeof(azClause[0]); i++){
       char *zSql;
-      tvExec(db, "DELETE FROM L; DELETE FROM N;");
+      sqltestExec(db, "DELETE FROM L; DELETE FROM N;");
       tvBoth(db, "INSERT INTO %s VALUES(1, 'a'), (2, 'b'), (3, 'c')");
-      if( bTxn ) tvExec(db, "BEGIN");
+      if( bTxn ) sqltestExec(db, "BEGIN");
       tvBoth(db, "INSERT INTO %s VALUES(10, 'x')");
       zSql = sqlite3_mprintf("INSERT %s INTO %%s VALUES(4, 'd'), (2, 'B'), (5, 'e')",
                              azClause[i]);
@@ -382,11 +347,11 @@ static void test_conflicts(void **state){
       tvSame(db, "SELECT * FROM %s");
     }
   }
-  tvFails(db, "INSERT INTO L VALUES(2, 'again')", SQLITE_CONSTRAINT_PRIMARYKEY,
+  sqltestFails(db, "INSERT INTO L VALUES(2, 'again')", SQLITE_CONSTRAINT_PRIMARYKEY,
           "UNIQUE constraint failed: L.key");
-  tvFails(db, "INSERT INTO L VALUES(NULL, 1)", SQLITE_CONSTRAINT_NOTNULL,
+  sqltestFails(db, "INSERT INTO L VALUES(NULL, 1)", SQLITE_CONSTRAINT_NOTNULL,
           "NOT NULL constraint failed: L.key");
-  tvFails(db, "UPDATE L SET key = NULL", SQLITE_CONSTRAINT_NOTNULL,
+  sqltestFails(db, "UPDATE L SET key = NULL", SQLITE_CONSTRAINT_NOTNULL,
           "NOT NULL constraint failed: L.key");
   sqlite3_close(db);
 }
@@ -394,22 +359,22 @@ static void test_conflicts(void **state){
 /* The plans: equality and IN are lookups, ORDER BY is consumed both ways,
 ** a join looks the lsm table up; results stay right under LIMIT. */
 static void test_plans(void **state){
-  sqlite3 *db = tvOpen("plans.db");
+  sqlite3 *db = sqltestOpenLoaded("plans.db", tvExt);
   int i;
   char *z;
   (void)state;
-  tvExec(db, "CREATE VIRTUAL TABLE L USING lsm(plans_data);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE L USING lsm(plans_data);"
              "CREATE TABLE N(key PRIMARY KEY, value) WITHOUT ROWID;"
              "CREATE TABLE small(x);");
-  tvExec(db, "BEGIN");
+  sqltestExec(db, "BEGIN");
   for(i=0; i<300; i++){
     z = sqlite3_mprintf("INSERT INTO L VALUES(%d, 'v%d'), ('k%03d', %d);"
                         "INSERT INTO N VALUES(%d, 'v%d'), ('k%03d', %d);",
                         i, i, i, i, i, i, i, i);
-    tvExec(db, z);
+    sqltestExec(db, z);
     sqlite3_free(z);
   }
-  tvExec(db, "COMMIT; INSERT INTO small VALUES(5), (7), ('k010');");
+  sqltestExec(db, "COMMIT; INSERT INTO small VALUES(5), (7), ('k010');");
 
   z = tvRows(db, "EXPLAIN QUERY PLAN SELECT * FROM L WHERE key = 5");
   assert_non_null(strstr(z, "INDEX 0:=a"));
@@ -444,45 +409,45 @@ static void test_plans(void **state){
 /* Transactions: own writes visible, isolation from a second connection,
 ** ROLLBACK, savepoints, and a failing statement undoing only itself. */
 static void test_transactions(void **state){
-  sqlite3 *db = tvOpen("txn.db");
+  sqlite3 *db = sqltestOpenLoaded("txn.db", tvExt);
   sqlite3 *db2;
   (void)state;
-  tvExec(db, "CREATE VIRTUAL TABLE kv USING lsm(txn_data)");
-  db2 = tvOpen("txn.db");
-  tvExec(db, "BEGIN; INSERT INTO kv VALUES(1, 'one'), (2, 'two');");
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(txn_data)");
+  db2 = sqltestOpenLoaded("txn.db", tvExt);
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(1, 'one'), (2, 'two');");
   tvExpect(db, "SELECT * FROM kv ORDER BY key DESC", "2|'two'\n1|'one'\n");
   tvExpect(db, "SELECT * FROM kv WHERE key = 2", "2|'two'\n");
   tvExpect(db2, "SELECT count(*) FROM kv", "0\n");
-  tvExec(db, "ROLLBACK");
+  sqltestExec(db, "ROLLBACK");
   tvExpect(db, "SELECT count(*) FROM kv", "0\n");
 
-  tvExec(db, "BEGIN; INSERT INTO kv VALUES(1, 'one');"
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(1, 'one');"
              "SAVEPOINT a; INSERT INTO kv VALUES(2, 'two');"
              "SAVEPOINT b; DELETE FROM kv WHERE key = 1;");
   tvExpect(db, "SELECT key FROM kv", "2\n");
-  tvExec(db, "ROLLBACK TO b");
+  sqltestExec(db, "ROLLBACK TO b");
   tvExpect(db, "SELECT key FROM kv", "1\n2\n");
-  tvExec(db, "ROLLBACK TO a");
+  sqltestExec(db, "ROLLBACK TO a");
   tvExpect(db, "SELECT key FROM kv", "1\n");
-  tvExec(db, "RELEASE a; INSERT INTO kv VALUES(3, 'three');");
+  sqltestExec(db, "RELEASE a; INSERT INTO kv VALUES(3, 'three');");
   /* fails at the third row: its first two rows go, the rest stays */
-  tvFails(db, "INSERT INTO kv VALUES(4, 'four'), (5, 'five'), (1, 'dup')",
+  sqltestFails(db, "INSERT INTO kv VALUES(4, 'four'), (5, 'five'), (1, 'dup')",
           SQLITE_CONSTRAINT_PRIMARYKEY, "UNIQUE");
   tvExpect(db, "SELECT key FROM kv", "1\n3\n");
-  tvExec(db, "INSERT INTO kv VALUES(4, 'four')");
-  tvFails(db, "UPDATE OR FAIL kv SET key = key + 1", SQLITE_CONSTRAINT_PRIMARYKEY,
+  sqltestExec(db, "INSERT INTO kv VALUES(4, 'four')");
+  sqltestFails(db, "UPDATE OR FAIL kv SET key = key + 1", SQLITE_CONSTRAINT_PRIMARYKEY,
           "UNIQUE");
   tvExpect(db, "SELECT key FROM kv", "2\n3\n4\n");     /* 1 moved, then 3 failed */
-  tvExec(db, "COMMIT");
+  sqltestExec(db, "COMMIT");
   tvExpect(db2, "SELECT * FROM kv", "2|'one'\n3|'three'\n4|'four'\n");
 
   /* SAVEPOINT outside BEGIN opens the transaction */
-  tvExec(db, "SAVEPOINT outer; INSERT INTO kv VALUES(9, 'nine'); ROLLBACK TO outer;"
+  sqltestExec(db, "SAVEPOINT outer; INSERT INTO kv VALUES(9, 'nine'); ROLLBACK TO outer;"
              "RELEASE outer");
   tvExpect(db, "SELECT key FROM kv", "2\n3\n4\n");
   /* OR ROLLBACK ends the transaction */
-  tvExec(db, "BEGIN; INSERT INTO kv VALUES(7, 'seven')");
-  tvFails(db, "INSERT OR ROLLBACK INTO kv VALUES(2, 'x')", SQLITE_CONSTRAINT_PRIMARYKEY,
+  sqltestExec(db, "BEGIN; INSERT INTO kv VALUES(7, 'seven')");
+  sqltestFails(db, "INSERT OR ROLLBACK INTO kv VALUES(2, 'x')", SQLITE_CONSTRAINT_PRIMARYKEY,
           "UNIQUE");
   assert_int_equal(sqlite3_get_autocommit(db), 1);
   tvExpect(db, "SELECT key FROM kv", "2\n3\n4\n");
@@ -493,31 +458,31 @@ static void test_transactions(void **state){
 /* Rows survive closing and reopening; a second connection and an ATTACH
 ** of the same file share the engine. */
 static void test_persistence_and_sharing(void **state){
-  sqlite3 *db = tvOpen("persist.db");
+  sqlite3 *db = sqltestOpenLoaded("persist.db", tvExt);
   sqlite3 *db2;
   char *z;
   int i;
   (void)state;
-  tvExec(db, "CREATE VIRTUAL TABLE kv USING lsm(persist_data, sync=off, memtable_size='64K')");
-  tvExec(db, "BEGIN");
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(persist_data, sync=off, memtable_size='64K')");
+  sqltestExec(db, "BEGIN");
   for(i=0; i<3000; i++){
     z = sqlite3_mprintf("INSERT INTO kv VALUES(%d, randomblob(100))", i);
-    tvExec(db, z);
+    sqltestExec(db, z);
     sqlite3_free(z);
   }
-  tvExec(db, "COMMIT");
-  db2 = tvOpen("persist.db");             /* no LSM_BUSY: one shared engine */
+  sqltestExec(db, "COMMIT");
+  db2 = sqltestOpenLoaded("persist.db", tvExt);             /* no LSM_BUSY: one shared engine */
   tvExpect(db2, "SELECT count(*), sum(key) FROM kv", "3000|4498500\n");
-  tvExec(db2, "INSERT INTO kv VALUES('from db2', 1)");
+  sqltestExec(db2, "INSERT INTO kv VALUES('from db2', 1)");
   tvExpect(db, "SELECT value FROM kv WHERE key = 'from db2'", "1\n");
-  tvExec(db, "ATTACH 'persist.db' AS aux");
+  sqltestExec(db, "ATTACH 'persist.db' AS aux");
   tvExpect(db, "SELECT count(*) FROM aux.kv", "3001\n");
-  tvExec(db, "INSERT INTO aux.kv VALUES('via aux', 2)");
+  sqltestExec(db, "INSERT INTO aux.kv VALUES('via aux', 2)");
   tvExpect(db, "SELECT value FROM main.kv WHERE key = 'via aux'", "2\n");
-  tvExec(db, "DETACH aux");
+  sqltestExec(db, "DETACH aux");
   sqlite3_close(db2);
   sqlite3_close(db);
-  db = tvOpen("persist.db");
+  db = sqltestOpenLoaded("persist.db", tvExt);
   tvExpect(db, "SELECT count(*) FROM kv WHERE key >= 1000 AND key < 2000", "1000\n");
   tvExpect(db, "SELECT count(*) FROM kv", "3002\n");
   sqlite3_close(db);
@@ -525,37 +490,37 @@ static void test_persistence_and_sharing(void **state){
 
 /* DROP removes the engine's files and nothing else; RENAME keeps data. */
 static void test_drop_and_rename(void **state){
-  sqlite3 *db = tvOpen("drop.db");
+  sqlite3 *db = sqltestOpenLoaded("drop.db", tvExt);
   FILE *f;
   (void)state;
-  tvExec(db, "CREATE VIRTUAL TABLE a USING lsm(drop_a); INSERT INTO a VALUES(1, 1);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE a USING lsm(drop_a); INSERT INTO a VALUES(1, 1);"
              "CREATE VIRTUAL TABLE b USING lsm(drop_b); INSERT INTO b VALUES(1, 1);");
   f = fopen("drop_b/keep.txt", "w");
   assert_non_null(f);
   fputs("not the engine's\n", f);
   fclose(f);
-  tvExec(db, "DROP TABLE a; DROP TABLE b;");
+  sqltestExec(db, "DROP TABLE a; DROP TABLE b;");
   assert_false(tvExists("drop_a"));
   assert_true(tvExists("drop_b/keep.txt"));
   assert_int_equal(tvCountFiles("drop_b"), 1);
 
-  tvExec(db, "CREATE VIRTUAL TABLE old USING lsm(rename_data); INSERT INTO old VALUES('k', 'v');"
+  sqltestExec(db, "CREATE VIRTUAL TABLE old USING lsm(rename_data); INSERT INTO old VALUES('k', 'v');"
              "ALTER TABLE old RENAME TO new;");
   tvExpect(db, "SELECT * FROM new", "'k'|'v'\n");
-  tvFails(db, "INSERT INTO new VALUES('k', 'w')", SQLITE_CONSTRAINT_PRIMARYKEY,
+  sqltestFails(db, "INSERT INTO new VALUES('k', 'w')", SQLITE_CONSTRAINT_PRIMARYKEY,
           "new.key");
   sqlite3_close(db);
-  db = tvOpen("drop.db");
+  db = sqltestOpenLoaded("drop.db", tvExt);
   tvExpect(db, "SELECT * FROM new", "'k'|'v'\n");
   /* DROP inside a transaction with pending writes */
-  tvExec(db, "BEGIN; INSERT INTO new VALUES('k2', 'v2'); DROP TABLE new; COMMIT;");
+  sqltestExec(db, "BEGIN; INSERT INTO new VALUES('k2', 'v2'); DROP TABLE new; COMMIT;");
   assert_false(tvExists("rename_data"));
   /* a CREATE that rolls back leaves no table */
-  tvExec(db, "BEGIN; CREATE VIRTUAL TABLE gone USING lsm(gone_data); ROLLBACK;");
-  tvFails(db, "SELECT * FROM gone", -1, "no such table");
+  sqltestExec(db, "BEGIN; CREATE VIRTUAL TABLE gone USING lsm(gone_data); ROLLBACK;");
+  sqltestFails(db, "SELECT * FROM gone", -1, "no such table");
   assert_false(tvExists("gone_data"));
   /* a DROP that rolls back keeps the rows (test_txn.c has the rest) */
-  tvExec(db, "CREATE VIRTUAL TABLE kept USING lsm(kept_data);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE kept USING lsm(kept_data);"
              "INSERT INTO kept VALUES(1, 2); BEGIN; DROP TABLE kept; ROLLBACK;");
   tvExpect(db, "SELECT * FROM kept", "1|2\n");
   sqlite3_close(db);
@@ -563,19 +528,19 @@ static void test_drop_and_rename(void **state){
 
 /* What SQLite refuses for every virtual table, and DIRECTONLY. */
 static void test_refusals(void **state){
-  sqlite3 *db = tvOpen("refuse.db");
+  sqlite3 *db = sqltestOpenLoaded("refuse.db", tvExt);
   (void)state;
-  tvExec(db, "CREATE VIRTUAL TABLE kv USING lsm(refuse_data); INSERT INTO kv VALUES(1, 2);");
-  tvFails(db, "INSERT INTO kv VALUES(1, 3) ON CONFLICT(key) DO NOTHING", -1,
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(refuse_data); INSERT INTO kv VALUES(1, 2);");
+  sqltestFails(db, "INSERT INTO kv VALUES(1, 3) ON CONFLICT(key) DO NOTHING", -1,
           "UPSERT not implemented");
-  tvFails(db, "CREATE TRIGGER t AFTER INSERT ON kv BEGIN SELECT 1; END", -1,
+  sqltestFails(db, "CREATE TRIGGER t AFTER INSERT ON kv BEGIN SELECT 1; END", -1,
           "cannot create triggers on virtual tables");
-  tvFails(db, "CREATE INDEX i ON kv(value)", -1, "virtual tables may not be indexed");
-  tvFails(db, "UPDATE kv SET value = 1 RETURNING *", -1, "RETURNING");
-  tvFails(db, "DELETE FROM kv RETURNING *", -1, "RETURNING");
-  tvFails(db, "ALTER TABLE kv ADD COLUMN x", -1, "may not be altered");
-  tvExec(db, "CREATE VIEW v AS SELECT * FROM kv");
-  tvFails(db, "SELECT * FROM v", -1, "unsafe use of virtual table");
+  sqltestFails(db, "CREATE INDEX i ON kv(value)", -1, "virtual tables may not be indexed");
+  sqltestFails(db, "UPDATE kv SET value = 1 RETURNING *", -1, "RETURNING");
+  sqltestFails(db, "DELETE FROM kv RETURNING *", -1, "RETURNING");
+  sqltestFails(db, "ALTER TABLE kv ADD COLUMN x", -1, "may not be altered");
+  sqltestExec(db, "CREATE VIEW v AS SELECT * FROM kv");
+  sqltestFails(db, "SELECT * FROM v", -1, "unsafe use of virtual table");
   tvExpect(db, "INSERT INTO kv VALUES(2, 3) RETURNING key, value", "2|3\n");
   sqlite3_close(db);
 }
@@ -583,32 +548,32 @@ static void test_refusals(void **state){
 /* Limits: a key past LSM_MAX_KEY_SIZE is refused with SQLITE_TOOBIG; an
 ** UPDATE of another column keeps a large value without decoding it. */
 static void test_limits(void **state){
-  sqlite3 *db = tvOpen("limits.db");
+  sqlite3 *db = sqltestOpenLoaded("limits.db", tvExt);
   (void)state;
-  tvExec(db, "CREATE VIRTUAL TABLE kv USING lsm(limits_data, k, big BLOB, n INTEGER)");
-  tvFails(db, "INSERT INTO kv VALUES(zeroblob(64*1024*1024), 1, 1)", SQLITE_TOOBIG,
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(limits_data, k, big BLOB, n INTEGER)");
+  sqltestFails(db, "INSERT INTO kv VALUES(zeroblob(64*1024*1024), 1, 1)", SQLITE_TOOBIG,
           "key too large");
-  tvExec(db, "INSERT INTO kv VALUES(1, zeroblob(3000000), 1)");
-  tvExec(db, "UPDATE kv SET n = n + 1 WHERE k = 1");
-  tvExec(db, "UPDATE kv SET k = 2 WHERE k = 1");
+  sqltestExec(db, "INSERT INTO kv VALUES(1, zeroblob(3000000), 1)");
+  sqltestExec(db, "UPDATE kv SET n = n + 1 WHERE k = 1");
+  sqltestExec(db, "UPDATE kv SET k = 2 WHERE k = 1");
   tvExpect(db, "SELECT k, length(big), typeof(big), n FROM kv", "2|3000000|'blob'|2\n");
   sqlite3_close(db);
 }
 
 /* A damaged directory gives a clean error naming it. */
 static void test_corrupt_directory(void **state){
-  sqlite3 *db = tvOpen("corrupt.db");
+  sqlite3 *db = sqltestOpenLoaded("corrupt.db", tvExt);
   FILE *f;
   char *zErr = 0;
   int rc;
   (void)state;
-  tvExec(db, "CREATE VIRTUAL TABLE kv USING lsm(corrupt_data); INSERT INTO kv VALUES(1, 2);");
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(corrupt_data); INSERT INTO kv VALUES(1, 2);");
   sqlite3_close(db);
   f = fopen("corrupt_data/CURRENT", "w");
   assert_non_null(f);
   fputs("MANIFEST-999999\n", f);
   fclose(f);
-  db = tvOpen("corrupt.db");
+  db = sqltestOpenLoaded("corrupt.db", tvExt);
   rc = sqlite3_exec(db, "SELECT * FROM kv", 0, 0, &zErr);
   assert_int_not_equal(rc, SQLITE_OK);
   assert_non_null(zErr);
@@ -646,11 +611,11 @@ static void *tvThreadMain(void *pArg){
 static void test_threads(void **state){
   enum { NTHREAD = 4 };
   pthread_t aThread[NTHREAD];
-  sqlite3 *db = tvOpen("threads.db");
+  sqlite3 *db = sqltestOpenLoaded("threads.db", tvExt);
   int i;
   char *z;
   (void)state;
-  tvExec(db, "PRAGMA journal_mode=WAL; CREATE VIRTUAL TABLE kv USING lsm(threads_data)");
+  sqltestExec(db, "PRAGMA journal_mode=WAL; CREATE VIRTUAL TABLE kv USING lsm(threads_data)");
   for(i=0; i<NTHREAD; i++){
     assert_int_equal(pthread_create(&aThread[i], 0, tvThreadMain, (void*)(intptr_t)i), 0);
   }
@@ -662,7 +627,7 @@ static void test_threads(void **state){
   z = sqlite3_mprintf("%d|%d\n", NTHREAD*100, NTHREAD*(49*50 + 50));
   tvExpect(db, "SELECT count(*), sum(value) FROM kv", z);
   sqlite3_free(z);
-  tvExec(db, "DROP TABLE kv");
+  sqltestExec(db, "DROP TABLE kv");
   sqlite3_close(db);
 }
 

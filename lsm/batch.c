@@ -176,6 +176,24 @@ int lsm_batch_get(const lsm_batch *p, const void *pKey, size_t nKey,
   return rc;
 }
 
+static int batchLoadOp(void *pArg, uint64_t seq, int kind,
+                       const uint8_t *pKey, size_t nKey,
+                       const uint8_t *pVal, size_t nVal){
+  (void)seq;
+  return batchAdd((lsm_batch*)pArg, kind, pKey, nKey, pVal, nVal);
+}
+
+int lsm_batch_load(lsm_batch *p, const void *pData, size_t nData){
+  int rc = lsm_batch_clear(p);
+  if( rc==LSM_OK ) rc = lsmBatchForEach(pData, nData, batchLoadOp, p);
+  if( rc!=LSM_OK ) lsm_batch_clear(p);
+  return rc;
+}
+
+const void *lsm_batch_data(const lsm_batch *p, size_t *pnData){
+  return lsmBatchData(p, pnData);
+}
+
 LsmMemtable *lsmBatchIndex(const lsm_batch *p){ return p->pIndex; }
 
 void lsmBatchSetSeq(lsm_batch *p, uint64_t seq){

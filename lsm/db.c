@@ -261,6 +261,7 @@ static int flushOldest(lsm_db *db){
   LsmMemtable *pMem = db->aImm[0].pMem;
   uint64_t iNextLog = db->nImm>1 ? db->aImm[1].iLog : db->iMemLog;
   uint64_t iLastSeq = db->iLastSeq;
+  uint64_t iLastTxn = db->aImm[0].iLastTxn;
   uint64_t nBytes = 0;
   LsmVersionEdit edit;
   int rc;
@@ -276,6 +277,8 @@ static int flushOldest(lsm_db *db){
     edit.iLogNumber = iNextLog;
     edit.bLastSeq = 1;
     edit.iLastSeq = iLastSeq;
+    edit.bLastTxn = iLastTxn!=0;
+    edit.iLastTxn = iLastTxn;
     rc = lsmVersionSetApply(db->pVs, &edit);
   }
   lsmEditClear(&edit);
@@ -463,6 +466,18 @@ static int logTxnRecord(LsmWalWriter *pLog, int type, uint64_t iTxn,
   return rc;
 }
 
+/* Sync pLog, the log that holds every prepare record written so far
+** (leader): the transactions prepared before the sync are then durable
+** (lsm_txn_durable). */
+static int syncLog(lsm_db *db, LsmWalWriter *pLog){
+  uint64_t iTxn = db->iTxnLogged;
+  int rc = lsmWalWriterSync(pLog);
+  if( rc==LSM_OK && iTxn>__atomic_load_n(&db->iTxnDurable, __ATOMIC_RELAXED) ){
+    __atomic_store_n(&db->iTxnDurable, iTxn, __ATOMIC_RELEASE);
+  }
+  return rc;
+}
+
 /* Log every prepared transaction again in a new log, so that retiring
 ** older logs never loses one, and sync it. */
 static int relogPrepared(lsm_db *db, LsmWalWriter *pLog){
@@ -471,7 +486,7 @@ static int relogPrepared(lsm_db *db, LsmWalWriter *pLog){
   for(p=db->pPrepared; rc==LSM_OK && p; p=p->pNext){
     rc = logTxnRecord(pLog, LSM_REC_PREPARE, p->iTxn, 0, &p->data);
   }
-  if( rc==LSM_OK && db->pPrepared ) rc = lsmWalWriterSync(pLog);
+  if( rc==LSM_OK && db->pPrepared ) rc = syncLog(db, pLog);
   return rc;
 }
 
@@ -490,7 +505,7 @@ static int switchMemtable(lsm_db *db){
   /* The old log must be durable before it can be followed by another:
   ** recovery takes damage in any log but the newest as corruption. */
   if( rc==LSM_OK ){
-    rc = lsmWalWriterSync(pOldLog);
+    rc = syncLog(db, pOldLog);
   }
   if( rc==LSM_OK ) rc = lsmWalWriterOpen(db->pEnv, zPath, 1, &pNewLog);
   if( rc==LSM_OK ) rc = db->pEnv->xSyncDir(db->pEnv, db->zDir);
@@ -499,6 +514,7 @@ static int switchMemtable(lsm_db *db){
   if( rc==LSM_OK ){
     db->aImm[db->nImm].pMem = db->pMem;
     db->aImm[db->nImm].iLog = db->iMemLog;
+    db->aImm[db->nImm].iLastTxn = db->iLastTxn;
     db->nImm++;
     db->pMem = pNew;
     db->iMemLog = iNew;
@@ -644,7 +660,7 @@ static int leaderBatch(lsm_db *db, Writer **ppLast){
   rc = lsmWalWriterAppend(db->pLog, db->opts.sync_mode==LSM_SYNC_FULL ?
                           LSM_REC_BATCH_SYNC : LSM_REC_BATCH, aData, nData);
   if( rc==LSM_OK && db->opts.sync_mode==LSM_SYNC_FULL ){
-    rc = lsmWalWriterSync(db->pLog);
+    rc = syncLog(db, db->pLog);
   }
   if( rc==LSM_OK ) rc = lsmBatchInsert(aData, nData, pMem);
 
@@ -664,6 +680,7 @@ static int leaderPrepare(lsm_db *db, Writer **ppLast){
   Prepared *pNew = 0, *p;
   Writer *w;
   size_t nTotal = 0;
+  int bSync = 0;
   int rc = LSM_OK;
   for(w=db->pWriterHead; w && w->eOp==WRITE_PREPARE; w=w->pNext){
     size_t nData;
@@ -687,6 +704,7 @@ static int leaderPrepare(lsm_db *db, Writer **ppLast){
     p->pNext = pNew;
     pNew = p;
     nTotal += nData;
+    if( !w->bNoSync ) bSync = 1;
     *ppLast = w;
   }
   if( rc==LSM_OK ){
@@ -694,9 +712,10 @@ static int leaderPrepare(lsm_db *db, Writer **ppLast){
     for(p=pNew; rc==LSM_OK && p; p=p->pNext){
       rc = logTxnRecord(db->pLog, LSM_REC_PREPARE, p->iTxn, 0, &p->data);
       nTotal += 8 + LSM_WAL_HEADER;
+      if( rc==LSM_OK && p->iTxn>db->iTxnLogged ) db->iTxnLogged = p->iTxn;
     }
-    if( rc==LSM_OK && db->opts.sync_mode==LSM_SYNC_FULL ){
-      rc = lsmWalWriterSync(db->pLog);
+    if( rc==LSM_OK && bSync && db->opts.sync_mode==LSM_SYNC_FULL ){
+      rc = syncLog(db, db->pLog);
     }
     pthread_mutex_lock(&db->mutex);
     if( rc==LSM_OK ) db->nLogBytes += nTotal;
@@ -746,6 +765,9 @@ static int leaderResolve(lsm_db *db, Writer *w){
       __atomic_store_n(&db->iLastSeq, seq + nOp - 1, __ATOMIC_RELEASE);
       db->nUserBytes += p->data.n - LSM_BATCH_HEADER;
     }
+    if( w->eOp==WRITE_COMMIT && w->iTxn>db->iLastTxn ){
+      __atomic_store_n(&db->iLastTxn, w->iTxn, __ATOMIC_RELEASE);
+    }
     preparedRemove(db, w->iTxn);
   }
   return rc;
@@ -794,7 +816,8 @@ static int submitWriter(lsm_db *db, Writer *w){
 static int submitOp(lsm_db *db, int eOp, uint64_t iTxn, const lsm_batch *pBatch){
   Writer w;
   memset(&w, 0, sizeof(w));
-  w.eOp = eOp;
+  w.eOp = eOp & ~WRITE_NOSYNC;
+  w.bNoSync = (eOp & WRITE_NOSYNC)!=0;
   w.iTxn = iTxn;
   w.pBatch = pBatch;
   return submitWriter(db, &w);
@@ -807,6 +830,18 @@ int lsm_write(lsm_db *db, const lsm_batch *pBatch){
 
 int lsm_prepare(lsm_db *db, const lsm_batch *pBatch, uint64_t iTxn){
   return submitOp(db, WRITE_PREPARE, iTxn, pBatch);
+}
+
+int lsm_prepare_unsynced(lsm_db *db, const lsm_batch *pBatch, uint64_t iTxn){
+  return submitOp(db, WRITE_PREPARE | WRITE_NOSYNC, iTxn, pBatch);
+}
+
+uint64_t lsm_txn_durable(lsm_db *db){
+  return __atomic_load_n(&db->iTxnDurable, __ATOMIC_ACQUIRE);
+}
+
+uint64_t lsm_txn_last(lsm_db *db){
+  return __atomic_load_n(&db->iLastTxn, __ATOMIC_ACQUIRE);
 }
 
 int lsm_commit_prepared(lsm_db *db, uint64_t iTxn){
@@ -1287,6 +1322,7 @@ static int replayTxnRecord(ReplayCtx *p, int type, const uint8_t *a, size_t n,
     lsmPut64(pTxn->data.p, seq);
     rc = replayInsert(p, pTxn->data.p, pTxn->data.n, seq, zPath);
     if( rc!=LSM_OK ) return rc;
+    if( iTxn>db->iLastTxn ) db->iLastTxn = iTxn;
   }
   preparedRemove(db, iTxn);
   return LSM_OK;
@@ -1421,7 +1457,17 @@ static int recoverDb(lsm_db *db){
     if( scan.aLog[i]<db->pVs->iLogNumber ) continue;
     rc = replayLog(&ctx, scan.aLog[i], i==scan.nLog-1);
   }
-  if( rc==LSM_OK ) db->iLastSeq = ctx.iMaxSeq;
+  if( rc==LSM_OK ){
+    Prepared *pTxn;
+    db->iLastSeq = ctx.iMaxSeq;
+    if( db->pVs->iLastTxn>db->iLastTxn ) db->iLastTxn = db->pVs->iLastTxn;
+    /* all that recovery keeps is durable once the open completes */
+    db->iTxnLogged = db->iLastTxn;
+    for(pTxn=db->pPrepared; pTxn; pTxn=pTxn->pNext){
+      if( pTxn->iTxn>db->iTxnLogged ) db->iTxnLogged = pTxn->iTxn;
+    }
+    db->iTxnDurable = db->iTxnLogged;
+  }
 
   if( rc==LSM_OK && db->pVs->iLogNumber && !bNew && !logListed(&scan, db->pVs->iLogNumber) ){
     /* The manifest's log is created before any manifest names it and is
@@ -1449,6 +1495,8 @@ static int recoverDb(lsm_db *db){
       edit.iLogNumber = iLog;
       edit.bLastSeq = 1;
       edit.iLastSeq = db->iLastSeq;
+      edit.bLastTxn = db->iLastTxn!=0;
+      edit.iLastTxn = db->iLastTxn;
       /* Syncs the directory, which also makes the new log durable. */
       rc = lsmVersionSetRewrite(db->pVs, &edit);
     }
@@ -1542,7 +1590,7 @@ int lsm_close(lsm_db *db){
     pthread_join(db->bgThread, 0);
   }
   if( db->pLog && db->opts.sync_mode!=LSM_SYNC_OFF && db->bgRc==LSM_OK ){
-    rc = lsmWalWriterSync(db->pLog);
+    rc = syncLog(db, db->pLog);
   }
   lsmWalWriterClose(db->pLog);
   if( db->pMem ) lsmMemtableUnref(db->pMem);

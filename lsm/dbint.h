@@ -27,11 +27,13 @@
 #define WRITE_COMMIT   2           /* commit prepared iTxn */
 #define WRITE_ABORT    3           /* forget prepared iTxn */
 #define WRITE_FLUSH    4           /* freeze the memtable (lsm_flush) */
+#define WRITE_NOSYNC   0x100       /* or'd into WRITE_PREPARE for submitOp */
 
 typedef struct Writer Writer;
 struct Writer {
   int eOp;                         /* WRITE_* */
   uint64_t iTxn;                   /* for the two-phase operations */
+  int bNoSync;                     /* WRITE_PREPARE: do not sync for it */
   const lsm_batch *pBatch;
   int bDone;
   int rc;
@@ -51,6 +53,7 @@ struct Prepared {
 typedef struct ImmMem {
   LsmMemtable *pMem;
   uint64_t iLog;                   /* log file holding its writes */
+  uint64_t iLastTxn;               /* lsm_txn_last() when it froze */
 } ImmMem;
 
 struct lsm_snapshot {
@@ -85,6 +88,9 @@ struct lsm_db {
 
   lsm_snapshot snapList;           /* sentinel of a circular list */
   Prepared *pPrepared;             /* changed only by the commit leader */
+  uint64_t iLastTxn;               /* lsm_txn_last (atomic) */
+  uint64_t iTxnLogged;             /* largest id prepared in the log (leader) */
+  uint64_t iTxnDurable;            /* lsm_txn_durable (atomic) */
 
   pthread_t bgThread;
   int bBgStarted;

@@ -211,6 +211,12 @@ size_t lsm_batch_mark(const lsm_batch *pBatch);
 int lsm_batch_truncate(lsm_batch *pBatch, size_t iMark);  /* LSM_NOMEM possible */
 
 /* Apply pBatch atomically: all of it is visible and durable, or none. */
+/* The batch's encoding (FORMAT.md, "Write batch"), valid until the
+** batch changes; lsm_batch_load replaces a batch's operations with those
+** of such an encoding: LSM_CORRUPT if it is malformed (the batch is then
+** empty). */
+const void *lsm_batch_data(const lsm_batch *pBatch, size_t *pnData);
+int lsm_batch_load(lsm_batch *pBatch, const void *pData, size_t nData);
 int lsm_write(lsm_db *db, const lsm_batch *pBatch);
 
 /*
@@ -249,6 +255,24 @@ int lsm_rollback_prepared(lsm_db *db, uint64_t iTxn);
 /* Copy up to nMax in-doubt transaction ids to aTxn; return how many
 ** there are in all. */
 int lsm_prepared(lsm_db *db, uint64_t *aTxn, int nMax);
+
+/*
+** For a caller that keeps its own durable copy of each prepared batch
+** until the log holds it (the SQLite extension keeps small ones in the
+** database file's own commit, saving a sync):
+**
+** lsm_prepare_unsynced is lsm_prepare without a sync of the log: the
+** record is durable only after a later sync (any synced write or
+** prepare, a memtable switch, lsm_close).  lsm_txn_durable returns the
+** largest id whose prepare record a sync has made durable; for ids that
+** grow, every prepared id up to it is durable.  lsm_txn_last returns the
+** largest id ever given to lsm_commit_prepared that survives a crash as
+** far as the log does (flushes record it in the manifest), so after a
+** reopen a caller knows which of its copies the engine already holds.
+*/
+int lsm_prepare_unsynced(lsm_db *db, const lsm_batch *pBatch, uint64_t iTxn);
+uint64_t lsm_txn_durable(lsm_db *db);
+uint64_t lsm_txn_last(lsm_db *db);
 
 /*
 ** Snapshots: a consistent read point.  Reads through a snapshot see

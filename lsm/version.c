@@ -12,6 +12,7 @@
 **                        min seq, max seq, varint n + smallest ikey,
 **                        varint n + largest ikey
 **     6 compact cursor   varint level, varint n + ikey
+**     7 last transaction varint (largest lsm_commit_prepared id in tables)
 **
 ** Unknown tags are corruption: a newer format must change the footer
 ** version of CURRENT's manifest, not silently lose fields.
@@ -32,6 +33,7 @@
 #define TAG_DEL_FILE   4
 #define TAG_ADD_FILE   5
 #define TAG_CURSOR     6
+#define TAG_LAST_TXN   7
 
 char *lsmTableFileName(const char *zDir, uint64_t iFile){
   return lsmMprintf("%s/%06llu.sst", zDir, (unsigned long long)iFile);
@@ -198,6 +200,7 @@ int lsmEditEncode(const LsmVersionEdit *p, LsmBuf *pOut){
   if( p->bLogNumber ){ putVarint(pOut, TAG_LOG_NUMBER); putVarint(pOut, p->iLogNumber); }
   if( p->bNextFile ){ putVarint(pOut, TAG_NEXT_FILE); putVarint(pOut, p->iNextFile); }
   if( p->bLastSeq ){ putVarint(pOut, TAG_LAST_SEQ); putVarint(pOut, p->iLastSeq); }
+  if( p->bLastTxn ){ putVarint(pOut, TAG_LAST_TXN); putVarint(pOut, p->iLastTxn); }
   for(i=0; i<p->nDel; i++){
     putVarint(pOut, TAG_DEL_FILE);
     putVarint(pOut, (uint64_t)p->aDel[i].iLevel);
@@ -274,6 +277,8 @@ int lsmEditDecode(LsmVersionEdit *p, const uint8_t *a, size_t n){
         p->bNextFile = 1; p->iNextFile = readVarint(&r); break;
       case TAG_LAST_SEQ:
         p->bLastSeq = 1; p->iLastSeq = readVarint(&r); break;
+      case TAG_LAST_TXN:
+        p->bLastTxn = 1; p->iLastTxn = readVarint(&r); break;
       case TAG_DEL_FILE: {
         int iLevel = readLevel(&r);
         uint64_t iFile = readVarint(&r);
@@ -756,6 +761,7 @@ static int setAbsorb(LsmVersionSet *p, const LsmVersionEdit *e){
                                         0, __ATOMIC_RELAXED, __ATOMIC_RELAXED) );
   }
   if( e->bLastSeq ) p->iLastSeq = e->iLastSeq;
+  if( e->bLastTxn && e->iLastTxn>p->iLastTxn ) p->iLastTxn = e->iLastTxn;
   for(i=0; rc==LSM_OK && i<LSM_NUM_LEVELS; i++){
     if( e->abCursor[i] ){
       rc = lsmBufSet(&p->aCursor[i], e->aCursor[i].p, e->aCursor[i].n);
@@ -912,6 +918,7 @@ static int editSnapshot(LsmVersionSet *p, const LsmVersion *v,
   int i, j, rc = LSM_OK;
   if( !e->bLogNumber ){ e->bLogNumber = 1; e->iLogNumber = p->iLogNumber; }
   if( !e->bLastSeq ){ e->bLastSeq = 1; e->iLastSeq = p->iLastSeq; }
+  if( !e->bLastTxn && p->iLastTxn ){ e->bLastTxn = 1; e->iLastTxn = p->iLastTxn; }
   for(i=0; rc==LSM_OK && i<LSM_NUM_LEVELS; i++){
     for(j=0; rc==LSM_OK && j<v->anFile[i]; j++){
       rc = lsmEditAddMeta(e, i, v->aapFile[i][j]);

@@ -58,6 +58,7 @@ typedef struct LsmVersionEdit {
   int bLogNumber;   uint64_t iLogNumber;    /* logs < this are obsolete */
   int bNextFile;    uint64_t iNextFile;
   int bLastSeq;     uint64_t iLastSeq;
+  int bLastTxn;     uint64_t iLastTxn;      /* see lsm_txn_last */
   int nAdd, nAddAlloc;  LsmEditFile *aAdd;
   int nDel, nDelAlloc;  LsmEditFile *aDel;
   /* Round-robin compaction cursors: largest key compacted per level. */
@@ -83,6 +84,7 @@ typedef struct LsmVersionSet {
   uint64_t iNextFile;
   uint64_t iLogNumber;
   uint64_t iLastSeq;             /* as of the last edit written */
+  uint64_t iLastTxn;             /* largest committed txn id in tables */
   uint64_t iManifest;            /* file number of the live manifest */
   struct LsmWalWriter *pManifest;
   LsmBuf aCursor[LSM_NUM_LEVELS];

@@ -753,12 +753,18 @@ static void test_io_errors(void **state){
 ** Two-phase commit.
 */
 
-static void prepareOne(lsm_db *db, uint64_t iTxn, const char *zKey, const char *zVal){
+static void prepareHow(lsm_db *db, uint64_t iTxn, const char *zKey,
+                       const char *zVal, int bSynced){
   lsm_batch *b = 0;
   assert_int_equal(lsm_batch_new(&b), LSM_OK);
   assert_int_equal(lsm_batch_put(b, zKey, strlen(zKey), zVal, strlen(zVal)), LSM_OK);
-  assert_int_equal(lsm_prepare(db, b, iTxn), LSM_OK);
+  assert_int_equal(bSynced ? lsm_prepare(db, b, iTxn)
+                           : lsm_prepare_unsynced(db, b, iTxn), LSM_OK);
   lsm_batch_free(b);
+}
+
+static void prepareOne(lsm_db *db, uint64_t iTxn, const char *zKey, const char *zVal){
+  prepareHow(db, iTxn, zKey, zVal, 1);
 }
 
 static void test_two_phase(void **state){
@@ -849,6 +855,107 @@ static void test_two_phase_power_loss(void **state){
   testenvFree(pTest);
 }
 
+/* lsm_prepare_unsynced does not sync; lsm_txn_durable follows the
+** syncs, lsm_txn_last the commits, across power loss and flushes. */
+static void test_two_phase_unsynced(void **state){
+  TestEnv *pTest = testenvNew();
+  lsm_options opts;
+  lsm_db *db;
+  uint64_t aTxn[2];
+  uint64_t nSync;
+  (void)state;
+  lsm_options_init(&opts);
+  opts.env = testenvEnv(pTest);
+  testRmTree(zDir);
+  db = openDb(&opts);
+  nSync = testenvCount(pTest, TESTENV_FSYNC);
+  prepareHow(db, 1, "k1", "a", 0);
+  assert_int_equal(testenvCount(pTest, TESTENV_FSYNC), nSync);
+  assert_int_equal(lsm_txn_durable(db), 0);
+  assert_int_equal(lsm_commit_prepared(db, 1), LSM_OK);
+  assert_int_equal(lsm_txn_last(db), 1);
+  prepareHow(db, 2, "k2", "b", 1);           /* syncs 1's records too */
+  assert_int_equal(testenvCount(pTest, TESTENV_FSYNC), nSync+1);
+  assert_int_equal(lsm_txn_durable(db), 2);
+  prepareHow(db, 3, "k3", "c", 0);
+  assert_int_equal(lsm_commit_prepared(db, 3), LSM_OK);
+  assert_int_equal(lsm_txn_last(db), 3);
+  assert_int_equal(lsm_txn_durable(db), 2);
+  testenvCrash(pTest, 0, 0);
+  lsm_close(db);
+  testenvRestart(pTest);
+
+  db = openDb(&opts);
+  assert_int_equal(lsm_txn_last(db), 1);     /* 3 was never synced */
+  assert_int_equal(lsm_txn_durable(db), 2);
+  assert_int_equal(lsm_prepared(db, aTxn, 2), 1);
+  assert_int_equal(aTxn[0], 2);
+  checkStr(db, 0, "k1", "a");
+  checkStr(db, 0, "k3", 0);
+  assert_int_equal(lsm_commit_prepared(db, 2), LSM_OK);
+  prepareHow(db, 4, "k4", "d", 0);
+  assert_int_equal(lsm_commit_prepared(db, 4), LSM_OK);
+  /* the flush syncs the log, and its edit keeps the number once the log
+  ** is gone */
+  assert_int_equal(lsm_flush(db), LSM_OK);
+  assert_int_equal(lsm_txn_durable(db), 4);
+  assert_int_equal(lsm_close(db), LSM_OK);
+  db = openDb(&opts);
+  assert_int_equal(lsm_txn_last(db), 4);
+  checkStr(db, 0, "k4", "d");
+  assert_int_equal(lsm_close(db), LSM_OK);
+  db = openDb(&opts);
+  assert_int_equal(lsm_txn_last(db), 4);     /* kept by the rewritten manifest */
+  assert_int_equal(lsm_close(db), LSM_OK);
+  testenvFree(pTest);
+}
+
+/* lsm_batch_data and lsm_batch_load round-trip; damage is CORRUPT. */
+static void test_batch_load(void **state){
+  lsm_batch *b = 0, *c = 0;
+  const void *pData;
+  size_t nData;
+  uint8_t aBad[64];
+  lsm_db *db;
+  (void)state;
+  db = openDb(0);
+  assert_int_equal(lsm_batch_new(&b), LSM_OK);
+  assert_int_equal(lsm_batch_new_indexed(&c), LSM_OK);
+  assert_int_equal(lsm_batch_put(b, "a", 1, "1", 1), LSM_OK);
+  assert_int_equal(lsm_batch_delete(b, "b", 1), LSM_OK);
+  assert_int_equal(lsm_batch_put(b, "c", 1, "33", 2), LSM_OK);
+  pData = lsm_batch_data(b, &nData);
+  assert_int_equal(nData, lsm_batch_size(b));
+  assert_int_equal(lsm_batch_load(c, pData, nData), LSM_OK);
+  assert_int_equal(lsm_batch_count(c), 3);
+  {
+    const void *pVal;
+    size_t nVal;
+    int bDel = 0;
+    assert_int_equal(lsm_batch_get(c, "c", 1, &pVal, &nVal, &bDel), LSM_OK);
+    assert_int_equal(nVal, 2);
+    assert_int_equal(lsm_batch_get(c, "b", 1, &pVal, &nVal, &bDel), LSM_OK);
+    assert_true(bDel);
+  }
+  putStr(db, "b", "old");
+  assert_int_equal(lsm_write(db, c), LSM_OK);
+  checkStr(db, 0, "a", "1");
+  checkStr(db, 0, "b", 0);
+  checkStr(db, 0, "c", "33");
+  /* every truncation of the encoding is refused and leaves c empty */
+  assert_true(nData<=sizeof(aBad));
+  memcpy(aBad, pData, nData);
+  for(size_t n=0; n<nData; n++){
+    assert_int_equal(lsm_batch_load(c, aBad, n), LSM_CORRUPT);
+    assert_int_equal(lsm_batch_count(c), 0);
+  }
+  aBad[12] = 9;                               /* an unknown kind */
+  assert_int_equal(lsm_batch_load(c, aBad, nData), LSM_CORRUPT);
+  lsm_batch_free(b);
+  lsm_batch_free(c);
+  assert_int_equal(lsm_close(db), LSM_OK);
+}
+
 /* Old logs are kept up to log_retain_bytes, and only that much. */
 static int countLogs(void *pArg, const char *zName){
   size_t n = strlen(zName);
@@ -903,6 +1010,8 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_io_errors, setup, teardown),
     cmocka_unit_test_setup_teardown(test_two_phase, setup, teardown),
     cmocka_unit_test_setup_teardown(test_two_phase_power_loss, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_two_phase_unsynced, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_batch_load, setup, teardown),
     cmocka_unit_test_setup_teardown(test_log_retention, setup, teardown),
   };
   return cmocka_run_group_tests(tests, 0, 0);

@@ -176,6 +176,9 @@ static void toolPrintEdit(const LsmVersionEdit *e){
   if( e->bLastSeq ){
     printf("  last seq %llu\n", (unsigned long long)e->iLastSeq);
   }
+  if( e->bLastTxn ){
+    printf("  last txn %llu\n", (unsigned long long)e->iLastTxn);
+  }
   for(i=0; i<e->nDel; i++){
     printf("  delete L%d %06llu.sst\n", e->aDel[i].iLevel,
            (unsigned long long)e->aDel[i].iFile);
@@ -569,6 +572,9 @@ static int toolApplyEdit(LsmVersionEdit *pState, const LsmVersionEdit *e){
   next.iNextFile = e->bNextFile ? e->iNextFile : pState->iNextFile;
   next.bLastSeq = pState->bLastSeq || e->bLastSeq;
   next.iLastSeq = e->bLastSeq ? e->iLastSeq : pState->iLastSeq;
+  next.bLastTxn = pState->bLastTxn || e->bLastTxn;
+  next.iLastTxn = e->bLastTxn && e->iLastTxn>pState->iLastTxn ? e->iLastTxn
+                                                               : pState->iLastTxn;
   for(i=0; rc==LSM_OK && i<e->nDel; i++){
     int bLive = 0;
     for(j=0; j<pState->nAdd && !bLive; j++){
@@ -724,9 +730,11 @@ static void toolPrintLevels(const LsmVersionEdit *s){
   printf("total tables %llu bytes %llu entries %llu\n",
          (unsigned long long)t.nTable, (unsigned long long)t.nByte,
          (unsigned long long)t.nEntry);
-  printf("log number %llu next file %llu last seq %llu\n",
+  printf("log number %llu next file %llu last seq %llu",
          (unsigned long long)s->iLogNumber, (unsigned long long)s->iNextFile,
          (unsigned long long)s->iLastSeq);
+  if( s->bLastTxn ) printf(" last txn %llu", (unsigned long long)s->iLastTxn);
+  putchar('\n');
 }
 
 static int toolDumpManifest(lsm_env *pEnv, const char *zArg){

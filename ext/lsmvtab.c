@@ -310,6 +310,7 @@ static void tabOwner(LsmvTab *pTab, const char *zToken, LsmvOwner *pOwner){
   if( zFile && zFile[0] && sqlite3_stricmp(pTab->zSchema, "temp")!=0 ){
     sqlite3_vfs *pVfs = 0;
     pOwner->zDbFile = zFile;
+    pTab->bFileDb = 1;
     sqlite3_file_control(pTab->db, pTab->zSchema, SQLITE_FCNTL_VFS_POINTER, &pVfs);
     pOwner->zVfs = pVfs ? pVfs->zName : 0;
   }
@@ -490,9 +491,10 @@ static int lsmvRename(sqlite3_vtab *pVtab, const char *zNew){
   return SQLITE_OK;
 }
 
-/* The module's only shadow table is NAME_lsmtx. */
+/* The module's shadow tables are NAME_lsmtx and NAME_lsmredo. */
 static int lsmvShadowName(const char *zSuffix){
-  return sqlite3_stricmp(zSuffix, LSMV_SHADOW_SUFFIX)==0;
+  return sqlite3_stricmp(zSuffix, LSMV_SHADOW_SUFFIX)==0
+      || sqlite3_stricmp(zSuffix, LSMV_REDO_SUFFIX)==0;
 }
 
 /*---------------------------------------------------------- transactions --*/
@@ -529,15 +531,29 @@ static int tabUnprepare(LsmvTab *pTab){
     lsmvSharedPrepared(pTab->pShared, &pTab->prep, 0);
     pTab->bPrepared = 0;
     pTab->bShadow = 0;
+    if( pTab->bRedo ){
+      /* a crash must not replay a batch that is about to change */
+      pTab->bRedo = 0;
+      rc = lsmvTabRedoForget(pTab);
+      if( rc!=SQLITE_OK ) return rc;
+    }
   }
   return SQLITE_OK;
+}
+
+/* Whether the commit of pTab's batch rides in the database's commit
+** (vtabint.h, "Inline commits"). */
+static int tabInlineCommit(LsmvTab *pTab){
+  return pTab->bFileDb && pTab->pCfg->opts.sync_mode!=LSM_SYNC_OFF
+      && lsm_batch_size(pTab->pBatch)<=pTab->pCfg->nInline;
 }
 
 /*
 ** Phase one of the commit, and all its fallible work (SQLite ignores the
 ** return code of xCommit): the batch goes to the log as prepared
-** transaction iTxn, durable under the table's sync mode.  SQLite calls
-** xSync again when it retries a COMMIT that failed: prepared is prepared.
+** transaction iTxn, durable under the table's sync mode, or for an inline
+** commit to the redo table and the log unsynced.  SQLite calls xSync
+** again when it retries a COMMIT that failed: prepared is prepared.
 */
 static int lsmvSync(sqlite3_vtab *pVtab){
   LsmvTab *pTab = (LsmvTab*)pVtab;
@@ -552,9 +568,18 @@ static int lsmvSync(sqlite3_vtab *pVtab){
   /* the number is normally written by the first write; a ROLLBACK TO
   ** after a failed COMMIT can leave it unwritten */
   if( rc==SQLITE_OK && !pTab->bShadow ) rc = lsmvTabShadowWrite(pTab);
-  if( rc==SQLITE_OK ){
+  if( rc==SQLITE_OK && tabInlineCommit(pTab) ){
+    rc = lsmvTabRedoWrite(pTab);
+    if( rc==SQLITE_OK ){
+      pTab->bRedo = 1;
+      rc = lsm_prepare_unsynced(pTab->pDb, pTab->pBatch, pTab->iTxn);
+      if( rc!=LSM_OK ) return lsmvTabEngineError(pTab, rc, "commit");
+    }
+  }else if( rc==SQLITE_OK ){
     rc = lsm_prepare(pTab->pDb, pTab->pBatch, pTab->iTxn);
     if( rc!=LSM_OK ) return lsmvTabEngineError(pTab, rc, "commit");
+  }
+  if( rc==SQLITE_OK ){
     pTab->bPrepared = 1;
     lsmvSharedPrepared(pTab->pShared, &pTab->prep, 1);
     LSMV_TEST_POINT(LSMV_POINT_PREPARED);
@@ -580,6 +605,7 @@ static void tabEndTrans(LsmvTab *pTab){
   pTab->nMark = 0;
   pTab->bInTrans = 0;
   pTab->bShadow = 0;
+  pTab->bRedo = 0;
 }
 
 /*

@@ -509,17 +509,20 @@ static int regCheckOwner(const char *zPath, const RegOwner *o,
 
 /*
 ** Decide the transactions a crash left in doubt in the engine pDb just
-** opened (vtabint.h essay); o is the directory's OWNER file, already
-** checked against pOwner.  Sets *piMax to the largest number seen.
+** opened, and restore the inline commits its log lost (vtabint.h essay);
+** o is the directory's OWNER file, already checked against pOwner.  Sets
+** *piMax to the largest number seen.
 ** SQLITE_OK or an error with *pzErr set.
 */
 static int regResolveInDoubt(lsm_db *pDb, const char *zPath, const RegOwner *o,
-                             const LsmvOwner *pOwner, int eOpen, int bReadOnly,
-                             uint64_t *piMax, char **pzErr){
+                             const LsmvOwner *pOwner, int eOpen,
+                             const lsm_options *pOpts, uint64_t *piMax,
+                             char **pzErr){
   uint64_t aTxn[16];
   uint64_t iCommitted = 0;
-  int bRead = 0;
-  int nCommit = 0, nRollback = 0;
+  sqlite3 *dbPriv = 0;
+  int bReadOnly = pOpts->read_only;
+  int nCommit = 0, nRollback = 0, nReplay = 0;
   int rc = SQLITE_OK;
   int bFile, bKnown, n;
 
@@ -527,19 +530,25 @@ static int regResolveInDoubt(lsm_db *pDb, const char *zPath, const RegOwner *o,
   ** opener of an existing table; a CREATE without one has no record */
   bKnown = o->zText!=0 || eOpen==LSMV_OPEN_CONNECT;
   bFile = o->zText ? o->bFile : pOwner->zDbFile!=0;
+  n = lsm_prepared(pDb, aTxn, 16);
+  if( n>0 && bReadOnly ){
+    *pzErr = sqlite3_mprintf("directory \"%s\" holds %d transaction%s that a "
+                             "crash left undecided; open the database "
+                             "read-write once to resolve them", zPath, n,
+                             n==1 ? "" : "s");
+    return SQLITE_BUSY;
+  }
+  /* the database's records decide prepared transactions and, for an
+  ** existing table that may commit inline, hold the batches a crash took
+  ** from the engine's log */
+  if( bKnown && bFile
+   && (n>0 || (eOpen==LSMV_OPEN_CONNECT && pOpts->sync_mode!=LSM_SYNC_OFF))
+  ){
+    rc = lsmvShadowOpenPrivate(pOwner, bReadOnly, &dbPriv, pzErr);
+    if( rc==SQLITE_OK ) rc = lsmvShadowCommitted(dbPriv, pOwner, &iCommitted, pzErr);
+  }
   while( rc==SQLITE_OK && (n = lsm_prepared(pDb, aTxn, 16))>0 ){
     int i;
-    if( bReadOnly ){
-      *pzErr = sqlite3_mprintf("directory \"%s\" holds %d transaction%s that a "
-                               "crash left undecided; open the database "
-                               "read-write once to resolve them", zPath, n,
-                               n==1 ? "" : "s");
-      return SQLITE_BUSY;
-    }
-    if( bKnown && bFile && !bRead ){
-      rc = lsmvShadowCommitted(pOwner, &iCommitted, pzErr);
-      bRead = 1;
-    }
     if( n>16 ) n = 16;
     for(i=0; rc==SQLITE_OK && i<n; i++){
       int bCommit = bKnown && (!bFile || aTxn[i]<=iCommitted);
@@ -556,6 +565,17 @@ static int regResolveInDoubt(lsm_db *pDb, const char *zPath, const RegOwner *o,
       }
     }
   }
+  if( rc==SQLITE_OK && dbPriv ){
+    rc = lsmvShadowReplay(dbPriv, pOwner, pDb, iCommitted, bReadOnly, &nReplay,
+                          pzErr);
+    if( nReplay>0 ){
+      sqlite3_log(SQLITE_NOTICE, "lsm: %s: restored %d committed transaction%s "
+                  "that a crash took from the log", zPath, nReplay,
+                  nReplay==1 ? "" : "s");
+    }
+  }
+  sqlite3_close(dbPriv);
+  if( lsm_txn_last(pDb)>*piMax ) *piMax = lsm_txn_last(pDb);
   if( nCommit+nRollback>0 ){
     sqlite3_log(SQLITE_NOTICE, "lsm: %s: of %d transactions a crash left in "
                 "doubt, committed %d, rolled back %d", zPath, nCommit+nRollback,
@@ -603,8 +623,7 @@ static int regOpenNew(const char *zPath, const struct stat *pDirStat,
     }
   }
   if( rc==SQLITE_OK ){
-    rc = regResolveInDoubt(pDb, zPath, &o, pOwner, eOpen, pOpts->read_only,
-                           &iMax, pzErr);
+    rc = regResolveInDoubt(pDb, zPath, &o, pOwner, eOpen, &opts, &iMax, pzErr);
   }
 
   /* OWNER: a CREATE writes its own, keeping the old one for a rollback; a

@@ -44,23 +44,24 @@ SQLITE_EXTENSION_INIT3
 static const struct VtOption {
   const char *zName;
   int eType;
-  size_t iOff;            /* offset of the field in lsm_options */
+  size_t iOff;            /* offset of the field in LsmvConfig */
 } vtOptions[] = {
-  { "sync",             VT_SYNC,  offsetof(lsm_options, sync_mode) },
-  { "memtable_size",    VT_SIZE,  offsetof(lsm_options, memtable_size) },
-  { "max_immutables",   VT_INT,   offsetof(lsm_options, max_immutables) },
-  { "block_size",       VT_SIZE,  offsetof(lsm_options, block_size) },
-  { "restart_interval", VT_INT,   offsetof(lsm_options, restart_interval) },
-  { "cache_size",       VT_SIZE,  offsetof(lsm_options, cache_size) },
-  { "max_open_tables",  VT_INT,   offsetof(lsm_options, max_open_tables) },
-  { "bloom_bits",       VT_INT,   offsetof(lsm_options, bloom_bits) },
-  { "compression",      VT_CODEC, offsetof(lsm_options, compression) },
-  { "level1_size",      VT_U64,   offsetof(lsm_options, level1_size) },
-  { "table_size",       VT_U64,   offsetof(lsm_options, table_size) },
-  { "l0_trigger",       VT_INT,   offsetof(lsm_options, l0_trigger) },
-  { "l0_slowdown",      VT_INT,   offsetof(lsm_options, l0_slowdown) },
-  { "l0_stop",          VT_INT,   offsetof(lsm_options, l0_stop) },
-  { "log_retain_bytes", VT_U64,   offsetof(lsm_options, log_retain_bytes) },
+  { "sync",             VT_SYNC,  offsetof(LsmvConfig, opts.sync_mode) },
+  { "memtable_size",    VT_SIZE,  offsetof(LsmvConfig, opts.memtable_size) },
+  { "max_immutables",   VT_INT,   offsetof(LsmvConfig, opts.max_immutables) },
+  { "block_size",       VT_SIZE,  offsetof(LsmvConfig, opts.block_size) },
+  { "restart_interval", VT_INT,   offsetof(LsmvConfig, opts.restart_interval) },
+  { "cache_size",       VT_SIZE,  offsetof(LsmvConfig, opts.cache_size) },
+  { "max_open_tables",  VT_INT,   offsetof(LsmvConfig, opts.max_open_tables) },
+  { "bloom_bits",       VT_INT,   offsetof(LsmvConfig, opts.bloom_bits) },
+  { "compression",      VT_CODEC, offsetof(LsmvConfig, opts.compression) },
+  { "level1_size",      VT_U64,   offsetof(LsmvConfig, opts.level1_size) },
+  { "table_size",       VT_U64,   offsetof(LsmvConfig, opts.table_size) },
+  { "l0_trigger",       VT_INT,   offsetof(LsmvConfig, opts.l0_trigger) },
+  { "l0_slowdown",      VT_INT,   offsetof(LsmvConfig, opts.l0_slowdown) },
+  { "l0_stop",          VT_INT,   offsetof(LsmvConfig, opts.l0_stop) },
+  { "log_retain_bytes", VT_U64,   offsetof(LsmvConfig, opts.log_retain_bytes) },
+  { "inline_commit",    VT_SIZE,  offsetof(LsmvConfig, nInline) },
 };
 
 /*
@@ -89,10 +90,10 @@ static int vtParseSize(const char *z, uint64_t nMax, uint64_t *pn){
 }
 
 /*
-** Apply option zName=zValue to *pOpts.  Returns SQLITE_OK or SQLITE_ERROR
+** Apply option zName=zValue to *pCfg.  Returns SQLITE_OK or SQLITE_ERROR
 ** with *pzErr set.
 */
-static int vtSetOption(lsm_options *pOpts, const char *zName,
+static int vtSetOption(LsmvConfig *pCfg, const char *zName,
                        const char *zValue, char **pzErr){
   size_t i;
   char *pField;
@@ -104,7 +105,7 @@ static int vtSetOption(lsm_options *pOpts, const char *zName,
     *pzErr = sqlite3_mprintf("unknown option \"%s\"", zName);
     return SQLITE_ERROR;
   }
-  pField = (char*)pOpts + vtOptions[i].iOff;
+  pField = (char*)pCfg + vtOptions[i].iOff;
   switch( vtOptions[i].eType ){
     case VT_SIZE:
       if( vtParseSize(zValue, SIZE_MAX, &n) ) break;
@@ -449,6 +450,7 @@ int lsmvConfigParse(sqlite3 *db, const LsmvConn *pConn, int argc,
   if( pCfg==0 ) return SQLITE_NOMEM;
   memset(pCfg, 0, sizeof(*pCfg));
   lsm_options_init(&pCfg->opts);
+  pCfg->nInline = LSMV_INLINE_DEFAULT;
   pDecl = sqlite3_str_new(db);
   sqlite3_str_appendall(pDecl, "CREATE TABLE x(");
 
@@ -477,7 +479,7 @@ int lsmvConfigParse(sqlite3 *db, const LsmvConn *pConn, int argc,
         rc = SQLITE_NOMEM;
       }else{
         size_t k;
-        rc = vtSetOption(&pCfg->opts, zName, zValue, pzErr);
+        rc = vtSetOption(pCfg, zName, zValue, pzErr);
         for(k=0; rc==SQLITE_OK && k<sizeof(vtOptions)/sizeof(vtOptions[0]); k++){
           if( sqlite3_stricmp(zName, vtOptions[k].zName)==0 ){
             if( mSeen & (1u<<k) ){

@@ -61,6 +61,21 @@
 ** roll back past the shadow write (iShadowDepth) forget it, as the
 ** database forgets the UPDATE.
 **
+** Inline commits.  With sync=full or normal, a transaction whose batch
+** is at most inline_commit bytes (a table option) and whose table lives
+** in a database file is not synced in the engine's log at all: xSync
+** writes the batch to the redo table NAME_lsmredo (row txn=T), in the
+** same database transaction as the shadow row, and prepares it with
+** lsm_prepare_unsynced.  The database's commit then carries the batch,
+** so a commit costs the database's sync alone.  xSync also deletes the
+** rows the engine's log already holds durably (txn <= lsm_txn_durable:
+** the log is synced by every memtable switch and every synced prepare),
+** which bounds the redo table by about a memtable of data.  After a
+** crash that lost the log's unsynced tail, the first open replays, in
+** order, the redo rows with lsm_txn_last < txn <= the shadow's txn: the
+** engine's log is a prefix of the commit order, so those are exactly the
+** committed transactions it lost.
+**
 ** A table of a temp or in-memory database follows the same protocol; its
 ** database does not survive a crash, so a transaction in doubt there is
 ** committed (it got past xSync: SQLite had decided to commit).
@@ -110,6 +125,10 @@ struct LsmvConn {
 
 /*------------------------------------------------------------ vtabconfig --*/
 
+/* The default of option inline_commit: a batch this small costs less to
+** write into the database than a sync of the engine's log. */
+#define LSMV_INLINE_DEFAULT  (32*1024)
+
 /* The parsed arguments of CREATE VIRTUAL TABLE ... USING lsm(...). */
 struct LsmvConfig {
   char *zPath;              /* data directory, resolved (owned) */
@@ -118,6 +137,8 @@ struct LsmvConfig {
   char **azCol;             /* column names */
   char *aAff;               /* column affinities (LSMV_AFF_*) */
   char *zDecl;              /* statement for sqlite3_declare_vtab */
+  size_t nInline;           /* inline_commit: largest batch carried by the
+                            ** database's commit (0: never) */
 };
 
 /*
@@ -222,6 +243,7 @@ int lsmvSharedWait(LsmvShared *p, sqlite3 *db, char **pzErr);
 /*-------------------------------------------------------------- vtabtxn --*/
 
 #define LSMV_SHADOW_SUFFIX "lsmtx"    /* shadow table NAME_lsmtx */
+#define LSMV_REDO_SUFFIX   "lsmredo"  /* redo table NAME_lsmredo */
 
 /* Create, drop, rename the shadow table of table zTable in zSchema.  Each
 ** returns an SQLite code, with *pzErr set on error. */
@@ -238,11 +260,21 @@ int lsmvShadowToken(sqlite3 *db, const char *zSchema, const char *zTable,
 int lsmvShadowHasToken(sqlite3 *db, const char *zSchema, const char *zToken,
                        int *pbFound, char **pzErr);
 /*
-** The last transaction number pOwner's database committed, read through a
-** new private connection to pOwner->zDbFile (so that no transaction of
-** pOwner->db hides a commit).
+** Recovery reads pOwner's database through a new private connection
+** (*pdb) to pOwner->zDbFile, so that no transaction of pOwner->db hides a
+** commit.  lsmvShadowCommitted reads the last transaction number the
+** database committed.  lsmvShadowReplay commits to pDb, in order, the
+** redo rows of transactions the engine lost (lsm_txn_last(pDb) < txn <=
+** iCommitted), then flushes; *pnRow says how many.  With bReadOnly any
+** such row is an error (SQLITE_BUSY).
 */
-int lsmvShadowCommitted(const LsmvOwner *pOwner, uint64_t *piTxn, char **pzErr);
+int lsmvShadowOpenPrivate(const LsmvOwner *pOwner, int bReadOnly,
+                          sqlite3 **pdb, char **pzErr);
+int lsmvShadowCommitted(sqlite3 *dbPriv, const LsmvOwner *pOwner,
+                        uint64_t *piTxn, char **pzErr);
+int lsmvShadowReplay(sqlite3 *dbPriv, const LsmvOwner *pOwner, lsm_db *pDb,
+                     uint64_t iCommitted, int bReadOnly, int *pnRow,
+                     char **pzErr);
 
 /*
 ** Deferred actions.  lsmvDefer makes the lsmvtab_pending table of db a
@@ -313,6 +345,10 @@ struct LsmvTab {
   LsmvPrep prep;            /* listed in pShared while bPrepared */
   sqlite3_stmt *pTxnRead;   /* SELECT txn FROM shadow */
   sqlite3_stmt *pTxnWrite;  /* UPDATE shadow SET txn=? */
+  int bFileDb;              /* its database is a file (inline commits) */
+  int bRedo;                /* iTxn has a row in the redo table */
+  sqlite3_stmt *pRedoWrite; /* INSERT INTO redo */
+  sqlite3_stmt *pRedoDelete;/* DELETE FROM redo WHERE txn BETWEEN ? AND ? */
 
   /* statement snapshot shared by cursors open outside a transaction */
   LsmvSnap *pStmtSnap;
@@ -354,6 +390,11 @@ int lsmvTabError(LsmvTab *pTab, int rc, const char *zFmt, ...);
 ** iShadowDepth.  SQLITE_OK or an error in pTab->base.zErrMsg.
 */
 int lsmvTabShadowWrite(LsmvTab *pTab);
+/* Write the transaction's batch to the redo table as row pTab->iTxn, and
+** delete the rows the engine holds durably; forget that row again.  Each
+** returns an SQLite code, with the message in pTab->base.zErrMsg. */
+int lsmvTabRedoWrite(LsmvTab *pTab);
+int lsmvTabRedoForget(LsmvTab *pTab);
 /* Finalize the statements lsmvTabShadowWrite keeps. */
 void lsmvTabShadowClose(LsmvTab *pTab);
 

@@ -16,6 +16,17 @@
 ** created by xCreate, renamed by xRename, dropped by xDestroy, all inside
 ** the statement's transaction.
 **
+** The redo table.  Beside it, NAME_lsmredo holds small transactions whose
+** batch rides in the database's own commit instead of a synced prepare
+** in the engine's log (vtabint.h, "Inline commits"):
+**
+**     CREATE TABLE "NAME_lsmredo"(txn INTEGER PRIMARY KEY,
+**                                 batch BLOB NOT NULL)
+**
+** batch is the engine's encoding of the transaction's write batch
+** (lsm_batch_data).  Rows whose prepare record the engine's log holds
+** durably (txn <= lsm_txn_durable) are deleted by later commits.
+**
 ** The lsmvtab_pending table.  SQLite calls xCreate and xDestroy in the
 ** middle of a transaction and tells the table nothing of how it ends
 ** (after xDestroy, no method of the dropped table is called again).  An
@@ -52,22 +63,28 @@ int lsmvShadowCreate(sqlite3 *db, const char *zSchema, const char *zTable,
   return txnExec(db, sqlite3_mprintf(
       "CREATE TABLE \"%w\".\"%w_" LSMV_SHADOW_SUFFIX "\"(id INTEGER PRIMARY KEY "
       "CHECK(id=1), txn INTEGER NOT NULL, owner TEXT NOT NULL);"
-      "INSERT INTO \"%w\".\"%w_" LSMV_SHADOW_SUFFIX "\" VALUES(1, 0, %Q);",
-      zSchema, zTable, zSchema, zTable, zToken), pzErr);
+      "INSERT INTO \"%w\".\"%w_" LSMV_SHADOW_SUFFIX "\" VALUES(1, 0, %Q);"
+      "CREATE TABLE \"%w\".\"%w_" LSMV_REDO_SUFFIX "\"(txn INTEGER PRIMARY KEY, "
+      "batch BLOB NOT NULL);",
+      zSchema, zTable, zSchema, zTable, zToken, zSchema, zTable), pzErr);
 }
 
 int lsmvShadowDrop(sqlite3 *db, const char *zSchema, const char *zTable,
                    char **pzErr){
   return txnExec(db, sqlite3_mprintf(
-      "DROP TABLE IF EXISTS \"%w\".\"%w_" LSMV_SHADOW_SUFFIX "\"",
-      zSchema, zTable), pzErr);
+      "DROP TABLE IF EXISTS \"%w\".\"%w_" LSMV_SHADOW_SUFFIX "\";"
+      "DROP TABLE IF EXISTS \"%w\".\"%w_" LSMV_REDO_SUFFIX "\"",
+      zSchema, zTable, zSchema, zTable), pzErr);
 }
 
 int lsmvShadowRename(sqlite3 *db, const char *zSchema, const char *zOld,
                      const char *zNew, char **pzErr){
   return txnExec(db, sqlite3_mprintf(
       "ALTER TABLE \"%w\".\"%w_" LSMV_SHADOW_SUFFIX "\" RENAME TO "
-      "\"%w_" LSMV_SHADOW_SUFFIX "\"", zSchema, zOld, zNew), pzErr);
+      "\"%w_" LSMV_SHADOW_SUFFIX "\";"
+      "ALTER TABLE \"%w\".\"%w_" LSMV_REDO_SUFFIX "\" RENAME TO "
+      "\"%w_" LSMV_REDO_SUFFIX "\"", zSchema, zOld, zNew, zSchema, zOld, zNew),
+      pzErr);
 }
 
 /*
@@ -147,21 +164,41 @@ int lsmvShadowHasToken(sqlite3 *db, const char *zSchema, const char *zToken,
   return rc;
 }
 
-int lsmvShadowCommitted(const LsmvOwner *pOwner, uint64_t *piTxn, char **pzErr){
-  sqlite3 *db = 0;
-  sqlite3_stmt *pStmt = 0;
-  int rc;
-  *piTxn = 0;
-  rc = sqlite3_open_v2(pOwner->zDbFile, &db, SQLITE_OPEN_READWRITE, pOwner->zVfs);
+int lsmvShadowOpenPrivate(const LsmvOwner *pOwner, int bReadOnly,
+                          sqlite3 **pdb, char **pzErr){
+  int rc = sqlite3_open_v2(pOwner->zDbFile, pdb, bReadOnly ?
+                           SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE,
+                           pOwner->zVfs);
   if( rc==SQLITE_OK ){
     /* a hot journal of the crashed process may need rolling back first */
-    sqlite3_busy_timeout(db, 5000);
-    rc = txnPrepare(db, sqlite3_mprintf(
-        "SELECT txn FROM \"%w_" LSMV_SHADOW_SUFFIX "\" WHERE id=1",
-        pOwner->zTable), 0, &pStmt, pzErr);
+    sqlite3_busy_timeout(*pdb, 5000);
   }else{
-    *pzErr = sqlite3_mprintf("%s", db ? sqlite3_errmsg(db) : "out of memory");
+    *pzErr = sqlite3_mprintf("reading the commit records of %s in \"%s\": %s",
+                             pOwner->zTable, pOwner->zDbFile,
+                             *pdb ? sqlite3_errmsg(*pdb) : "out of memory");
+    sqlite3_close(*pdb);
+    *pdb = 0;
   }
+  return rc;
+}
+
+/* Prefix *pzErr, if set, with what was being read. */
+static void txnRecoveryError(const LsmvOwner *pOwner, char **pzErr){
+  if( *pzErr ){
+    char *z = sqlite3_mprintf("reading the commit records of %s in \"%s\": %s",
+                              pOwner->zTable, pOwner->zDbFile, *pzErr);
+    sqlite3_free(*pzErr);
+    *pzErr = z;
+  }
+}
+
+int lsmvShadowCommitted(sqlite3 *dbPriv, const LsmvOwner *pOwner,
+                        uint64_t *piTxn, char **pzErr){
+  sqlite3_stmt *pStmt = 0;
+  int rc = txnPrepare(dbPriv, sqlite3_mprintf(
+      "SELECT txn FROM \"%w_" LSMV_SHADOW_SUFFIX "\" WHERE id=1",
+      pOwner->zTable), 0, &pStmt, pzErr);
+  *piTxn = 0;
   if( rc==SQLITE_OK ){
     rc = sqlite3_step(pStmt);
     if( rc==SQLITE_ROW ){
@@ -172,41 +209,111 @@ int lsmvShadowCommitted(const LsmvOwner *pOwner, uint64_t *piTxn, char **pzErr){
                                "no row", pOwner->zTable);
       rc = SQLITE_CORRUPT;
     }else{
-      *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+      *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(dbPriv));
     }
   }
-  if( rc!=SQLITE_OK && *pzErr ){
-    char *z = sqlite3_mprintf("reading the commit record of %s in \"%s\": %s",
-                              pOwner->zTable, pOwner->zDbFile, *pzErr);
-    sqlite3_free(*pzErr);
-    *pzErr = z;
-  }
   sqlite3_finalize(pStmt);
-  sqlite3_close(db);
+  txnRecoveryError(pOwner, pzErr);
+  return rc;
+}
+
+/* Commit the batch a[0..n-1] of transaction iTxn to pDb, unsynced. */
+static int txnApply(lsm_db *pDb, lsm_batch *pBatch, uint64_t iTxn,
+                    const void *a, int n, char **pzErr){
+  int rc = lsm_batch_load(pBatch, a, (size_t)n);
+  if( rc==LSM_OK ) rc = lsm_prepare_unsynced(pDb, pBatch, iTxn);
+  if( rc==LSM_OK ) rc = lsm_commit_prepared(pDb, iTxn);
+  if( rc!=LSM_OK ){
+    *pzErr = sqlite3_mprintf("transaction %llu: %s", (unsigned long long)iTxn,
+                             rc==LSM_CORRUPT ? "its batch is malformed"
+                                             : lsm_errmsg(pDb));
+  }
+  return rc;
+}
+
+int lsmvShadowReplay(sqlite3 *dbPriv, const LsmvOwner *pOwner, lsm_db *pDb,
+                     uint64_t iCommitted, int bReadOnly, int *pnRow,
+                     char **pzErr){
+  sqlite3_stmt *pStmt = 0;
+  lsm_batch *pBatch = 0;
+  int rc = txnPrepare(dbPriv, sqlite3_mprintf(
+      "SELECT txn, batch FROM \"%w_" LSMV_REDO_SUFFIX "\" WHERE txn>?1 AND "
+      "txn<=?2 ORDER BY txn", pOwner->zTable), 0, &pStmt, pzErr);
+  *pnRow = 0;
+  if( rc==SQLITE_OK && lsm_batch_new(&pBatch)!=LSM_OK ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int64(pStmt, 1, (sqlite3_int64)lsm_txn_last(pDb));
+    sqlite3_bind_int64(pStmt, 2, (sqlite3_int64)iCommitted);
+    while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+      uint64_t iTxn = (uint64_t)sqlite3_column_int64(pStmt, 0);
+      const void *a = sqlite3_column_blob(pStmt, 1);
+      int n = sqlite3_column_bytes(pStmt, 1);
+      if( bReadOnly ){
+        *pzErr = sqlite3_mprintf("the database holds committed transactions "
+                                 "that the table's log lost in a crash; open "
+                                 "the database read-write once to restore "
+                                 "them");
+        rc = SQLITE_BUSY;
+      }else{
+        rc = txnApply(pDb, pBatch, iTxn, a, n, pzErr);
+        (*pnRow)++;
+      }
+    }
+  }
+  if( rc==SQLITE_OK && sqlite3_finalize(pStmt)!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(dbPriv));
+    rc = sqlite3_errcode(dbPriv);
+  }else if( rc!=SQLITE_OK ){
+    sqlite3_finalize(pStmt);
+  }
+  /* make what was restored durable, and record it in the manifest */
+  if( rc==SQLITE_OK && *pnRow>0 ){
+    rc = lsm_flush(pDb);
+    if( rc!=LSM_OK ) *pzErr = sqlite3_mprintf("%s", lsm_errmsg(pDb));
+  }
+  lsm_batch_free(pBatch);
+  txnRecoveryError(pOwner, pzErr);
   return rc;
 }
 
 void lsmvTabShadowClose(LsmvTab *pTab){
   sqlite3_finalize(pTab->pTxnRead);
   sqlite3_finalize(pTab->pTxnWrite);
+  sqlite3_finalize(pTab->pRedoWrite);
+  sqlite3_finalize(pTab->pRedoDelete);
   pTab->pTxnRead = pTab->pTxnWrite = 0;
+  pTab->pRedoWrite = pTab->pRedoDelete = 0;
+}
+
+/* Prepare, the first time, the statement *ppStmt of pTab from zFmt, which
+** names the table's schema and name with two %w. */
+static int tabStmt(LsmvTab *pTab, sqlite3_stmt **ppStmt, const char *zFmt,
+                   char **pzErr){
+  if( *ppStmt ) return SQLITE_OK;
+  return txnPrepare(pTab->db, sqlite3_mprintf(zFmt, pTab->zSchema, pTab->zName),
+                    SQLITE_PREPARE_PERSISTENT, ppStmt, pzErr);
+}
+
+/* Run statement pStmt of pTab to its end (or first row) and reset it. */
+static int tabRun(LsmvTab *pTab, sqlite3_stmt *pStmt, char **pzErr){
+  int rc = sqlite3_step(pStmt);
+  if( rc==SQLITE_ROW || rc==SQLITE_DONE ){
+    rc = SQLITE_OK;
+  }else{
+    *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(pTab->db));
+  }
+  sqlite3_reset(pStmt);
+  return rc;
 }
 
 int lsmvTabShadowWrite(LsmvTab *pTab){
   char *zErr = 0;
   uint64_t iFloor = 0, iTxn;
-  int rc = SQLITE_OK;
-  if( pTab->pTxnRead==0 ){
-    rc = txnPrepare(pTab->db, sqlite3_mprintf(
-        "SELECT txn FROM \"%w\".\"%w_" LSMV_SHADOW_SUFFIX "\" WHERE id=1",
-        pTab->zSchema, pTab->zName), SQLITE_PREPARE_PERSISTENT,
-        &pTab->pTxnRead, &zErr);
-  }
-  if( rc==SQLITE_OK && pTab->pTxnWrite==0 ){
-    rc = txnPrepare(pTab->db, sqlite3_mprintf(
-        "UPDATE \"%w\".\"%w_" LSMV_SHADOW_SUFFIX "\" SET txn=?1 WHERE id=1",
-        pTab->zSchema, pTab->zName), SQLITE_PREPARE_PERSISTENT,
-        &pTab->pTxnWrite, &zErr);
+  int rc = tabStmt(pTab, &pTab->pTxnRead, "SELECT txn FROM \"%w\".\"%w_"
+                   LSMV_SHADOW_SUFFIX "\" WHERE id=1", &zErr);
+  if( rc==SQLITE_OK ){
+    rc = tabStmt(pTab, &pTab->pTxnWrite, "UPDATE \"%w\".\"%w_"
+                 LSMV_SHADOW_SUFFIX "\" SET txn=?1 WHERE id=1", &zErr);
   }
   if( rc==SQLITE_OK ){
     rc = sqlite3_step(pTab->pTxnRead);
@@ -224,16 +331,12 @@ int lsmvTabShadowWrite(LsmvTab *pTab){
   if( rc==SQLITE_OK ){
     iTxn = lsmvSharedTxnNext(pTab->pShared, iFloor);
     sqlite3_bind_int64(pTab->pTxnWrite, 1, (sqlite3_int64)iTxn);
-    rc = sqlite3_step(pTab->pTxnWrite);
-    if( rc==SQLITE_DONE ){
-      rc = SQLITE_OK;
+    rc = tabRun(pTab, pTab->pTxnWrite, &zErr);
+    if( rc==SQLITE_OK ){
       pTab->iTxn = iTxn;
       pTab->bShadow = 1;
       pTab->iShadowDepth = pTab->nMark;
-    }else{
-      zErr = sqlite3_mprintf("%s", sqlite3_errmsg(pTab->db));
     }
-    sqlite3_reset(pTab->pTxnWrite);
   }
   if( rc!=SQLITE_OK ){
     lsmvTabError(pTab, rc, "recording the transaction in %s_" LSMV_SHADOW_SUFFIX
@@ -241,6 +344,53 @@ int lsmvTabShadowWrite(LsmvTab *pTab){
   }
   sqlite3_free(zErr);
   return rc;
+}
+
+/* Delete the redo rows iFirst..iLast of pTab. */
+static int tabRedoDelete(LsmvTab *pTab, uint64_t iFirst, uint64_t iLast,
+                         char **pzErr){
+  int rc = tabStmt(pTab, &pTab->pRedoDelete, "DELETE FROM \"%w\".\"%w_"
+                   LSMV_REDO_SUFFIX "\" WHERE txn BETWEEN ?1 AND ?2", pzErr);
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int64(pTab->pRedoDelete, 1, (sqlite3_int64)iFirst);
+    sqlite3_bind_int64(pTab->pRedoDelete, 2, (sqlite3_int64)iLast);
+    rc = tabRun(pTab, pTab->pRedoDelete, pzErr);
+  }
+  return rc;
+}
+
+/* Report failure rc of a redo table write of pTab, with zErr. */
+static int tabRedoError(LsmvTab *pTab, int rc, char *zErr){
+  if( rc!=SQLITE_OK ){
+    lsmvTabError(pTab, rc, "recording the transaction in %s_" LSMV_REDO_SUFFIX
+                 ": %s", pTab->zName, zErr ? zErr : sqlite3_errstr(rc));
+  }
+  sqlite3_free(zErr);
+  return rc;
+}
+
+int lsmvTabRedoWrite(LsmvTab *pTab){
+  char *zErr = 0;
+  size_t nData;
+  const void *pData = lsm_batch_data(pTab->pBatch, &nData);
+  int rc = tabRedoDelete(pTab, 0, lsm_txn_durable(pTab->pDb), &zErr);
+  if( rc==SQLITE_OK ){
+    rc = tabStmt(pTab, &pTab->pRedoWrite, "INSERT OR REPLACE INTO \"%w\".\"%w_"
+                 LSMV_REDO_SUFFIX "\" VALUES(?1, ?2)", &zErr);
+  }
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int64(pTab->pRedoWrite, 1, (sqlite3_int64)pTab->iTxn);
+    sqlite3_bind_blob64(pTab->pRedoWrite, 2, pData, nData, SQLITE_STATIC);
+    rc = tabRun(pTab, pTab->pRedoWrite, &zErr);
+    sqlite3_clear_bindings(pTab->pRedoWrite);
+  }
+  return tabRedoError(pTab, rc, zErr);
+}
+
+int lsmvTabRedoForget(LsmvTab *pTab){
+  char *zErr = 0;
+  return tabRedoError(pTab, tabRedoDelete(pTab, pTab->iTxn, pTab->iTxn, &zErr),
+                      zErr);
 }
 
 /*---------------------------------------------------- the pending actions --*/

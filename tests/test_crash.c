@@ -18,7 +18,9 @@
 **                 counts them: the 1st, 2nd, ... until one run commits
 **                 without being killed); in xCommit before
 **                 lsm_commit_prepared; after it.  For rollback-journal and
-**                 WAL databases.  The parent reopens and checks that both
+**                 WAL databases, for prepared commits (inline_commit=0) and
+**                 inline ones (the batch in the database's commit; no
+**                 fsync of the log to kill at).  The parent reopens and checks that both
 **                 stores agree, and that the fourth transaction is absent
 **                 when the kill came before the database's commit could
 **                 have happened and present when after.  The extension's
@@ -342,7 +344,7 @@ static void crKillChild(int eAt, int nDbIo, int bWal){
 ** child was killed, 0 if it completed.  *pbHas: the fourth transaction
 ** is there after the reopen.
 */
-static int crKillTrial(int eAt, int nDbIo, int bWal, int *pbHas){
+static int crKillTrial(int eAt, int nDbIo, int bWal, int bInline, int *pbHas){
   sqlite3 *db = 0;
   pid_t pid;
   int status = 0, bKilled, nTxn;
@@ -350,8 +352,10 @@ static int crKillTrial(int eAt, int nDbIo, int bWal, int *pbHas){
                           "kill.db-shm kill_data"), 0);
   assert_int_equal(sqlite3_open("kill.db", &db), SQLITE_OK);
   assert_int_equal(sqlite3_lsmvtab_init(db, 0, 0), SQLITE_OK);
-  crExec(db, "CREATE VIRTUAL TABLE kv USING lsm(kill_data, k INTEGER, v);"
-             "CREATE TABLE n(id INTEGER PRIMARY KEY);");
+  crExec(db, bInline ? "CREATE VIRTUAL TABLE kv USING lsm(kill_data, k INTEGER, v);"
+                     : "CREATE VIRTUAL TABLE kv USING lsm(kill_data, inline_commit=0,"
+                       " k INTEGER, v);");
+  crExec(db, "CREATE TABLE n(id INTEGER PRIMARY KEY);");
   sqlite3_close(db);               /* no engine open across the fork */
 
   fflush(stdout);
@@ -384,7 +388,7 @@ static int crKillTrial(int eAt, int nDbIo, int bWal, int *pbHas){
   return bKilled;
 }
 
-static void crKillPoints(int bWal){
+static void crKillPoints(int bWal, int bInline){
   static const struct { int eAt; const char *zName; int eHas; } aPoint[] = {
     { CR_AT_SYNC,      "xSync, before lsm_prepare",        0 },
     { CR_AT_LOGSYNC,   "in lsm_prepare, after its fsync",  0 },
@@ -395,7 +399,10 @@ static void crKillPoints(int bWal){
   size_t i;
   int nDbIo, bHas;
   for(i=0; i<sizeof(aPoint)/sizeof(aPoint[0]); i++){
-    int bKilled = crKillTrial(aPoint[i].eAt, 0, bWal, &bHas);
+    int bKilled;
+    /* an inline commit never syncs the engine's log */
+    if( bInline && aPoint[i].eAt==CR_AT_LOGSYNC ) continue;
+    bKilled = crKillTrial(aPoint[i].eAt, 0, bWal, bInline, &bHas);
     if( !bKilled || bHas!=aPoint[i].eHas ){
       fprintf(stderr, "%s: killed=%d, transaction present=%d\n",
               aPoint[i].zName, bKilled, bHas);
@@ -405,25 +412,28 @@ static void crKillPoints(int bWal){
   }
   /* every write, sync and delete of the database's commit */
   for(nDbIo=1; nDbIo<100; nDbIo++){
-    int bKilled = crKillTrial(CR_AT_DBIO, nDbIo, bWal, &bHas);
+    int bKilled = crKillTrial(CR_AT_DBIO, nDbIo, bWal, bInline, &bHas);
     if( !bKilled ){
       assert_true(bHas);
       break;
     }
   }
-  printf("%s: %d kill points inside the database's commit, stores agreed "
-         "after each\n", bWal ? "WAL" : "rollback journal", nDbIo-1);
+  printf("%s, %s commits: %d kill points inside the database's commit, "
+         "stores agreed after each\n", bWal ? "WAL" : "rollback journal",
+         bInline ? "inline" : "prepared", nDbIo-1);
   assert_true(nDbIo>1 && nDbIo<100);
 }
 
 static void test_kill_points_journal(void **state){
   (void)state;
-  crKillPoints(0);
+  crKillPoints(0, 0);
+  crKillPoints(0, 1);
 }
 
 static void test_kill_points_wal(void **state){
   (void)state;
-  crKillPoints(1);
+  crKillPoints(1, 0);
+  crKillPoints(1, 1);
 }
 
 /*---------------------------------------------------------- SIGKILL loop --*/

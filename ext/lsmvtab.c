@@ -381,7 +381,8 @@ static int lsmvCreate(sqlite3 *db, void *pAux, int argc,
 ** Connect a table that exists: its token comes from its shadow table.  A
 ** table whose directory has vanished can still be read (empty) and
 ** dropped, so the directory is made again, except for a read-only
-** database, which opens the engine read-only and never creates anything.
+** database or a directory on a read-only file system, which open the
+** engine read-only and never create anything.
 */
 static int lsmvConnect(sqlite3 *db, void *pAux, int argc,
                        const char *const *argv, sqlite3_vtab **ppVtab,
@@ -398,7 +399,8 @@ static int lsmvConnect(sqlite3 *db, void *pAux, int argc,
     rc = lsmvShadowToken(db, pTab->zSchema, pTab->zName, &zToken, &zErr);
   }
   if( rc==SQLITE_OK ){
-    if( sqlite3_db_readonly(db, pTab->zSchema)==1 ){
+    pTab->bReadOnlyFs = lsmvDirOnReadOnlyFs(pTab->pCfg->zPath);
+    if( sqlite3_db_readonly(db, pTab->zSchema)==1 || pTab->bReadOnlyFs ){
       pTab->pCfg->opts.read_only = 1;
       pTab->pCfg->opts.create_if_missing = 0;
     }
@@ -444,6 +446,14 @@ static int lsmvDestroy(sqlite3_vtab *pVtab){
   LsmvTab *pTab = (LsmvTab*)pVtab;
   char *zErr = 0;
   int rc;
+  if( pTab->bReadOnlyFs ){
+    /* (SQLite shows this code's text: "attempt to write a readonly
+    ** database") */
+    lsmvTabError(pTab, SQLITE_READONLY, "cannot be dropped: directory \"%s\" "
+                 "is on a read-only file system", pTab->pCfg->zPath);
+    sqlite3_log(SQLITE_READONLY, "%s", pTab->base.zErrMsg);
+    return SQLITE_READONLY;
+  }
   if( tabWritesBeforeSavepoint(pTab) ){
     lsmvTabError(pTab, SQLITE_LOCKED, "cannot be dropped inside a savepoint "
                  "opened after this transaction wrote to it; release the "
@@ -505,6 +515,10 @@ static int lsmvShadowName(const char *zSuffix){
 static int lsmvBegin(sqlite3_vtab *pVtab){
   LsmvTab *pTab = (LsmvTab*)pVtab;
   int rc = tabLive(pTab);
+  if( rc==SQLITE_OK && pTab->bReadOnlyFs ){
+    return lsmvTabError(pTab, SQLITE_READONLY, "directory \"%s\" is on a "
+                        "read-only file system", pTab->pCfg->zPath);
+  }
   if( rc==SQLITE_OK && pTab->pBatch==0 ){
     rc = lsm_batch_new_indexed(&pTab->pBatch);
     if( rc!=LSM_OK ) rc = lsmvTabEngineError(pTab, rc, "starting a transaction");

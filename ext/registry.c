@@ -56,6 +56,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -385,6 +386,28 @@ static int regIsEngineFile(const char *zName){
       || (n>4 && strcmp(&zName[n-4], ".log")==0)
       || (n>4 && strcmp(&zName[n-4], ".sst")==0)
       || (n>4 && strcmp(&zName[n-4], ".tmp")==0);
+}
+
+/*
+** The name of an entry of zDir that is not the engine's (sqlite3_malloc),
+** or NULL if there is none or zDir cannot be read.
+*/
+static char *regForeignFile(const char *zDir){
+  DIR *pDir = opendir(zDir);
+  struct dirent *pEnt;
+  char *zName = 0;
+  if( pDir==0 ) return 0;
+  while( zName==0 && (pEnt = readdir(pDir))!=0 ){
+    if( strcmp(pEnt->d_name, ".")==0 || strcmp(pEnt->d_name, "..")==0 ) continue;
+    if( !regIsEngineFile(pEnt->d_name) ) zName = sqlite3_mprintf("%s", pEnt->d_name);
+  }
+  closedir(pDir);
+  return zName;
+}
+
+int lsmvDirOnReadOnlyFs(const char *zPath){
+  struct statvfs sv;
+  return statvfs(zPath, &sv)==0 && (sv.f_flag & ST_RDONLY)!=0;
 }
 
 /*
@@ -720,6 +743,19 @@ int lsmvSharedOpenTable(const char *zPath, const lsm_options *pOpts,
   if( rc==SQLITE_OK && !S_ISDIR(st.st_mode) ){
     *pzErr = sqlite3_mprintf("\"%s\" is not a directory", zPath);
     rc = SQLITE_CANTOPEN;
+  }
+  if( rc==SQLITE_OK && eOpen!=LSMV_OPEN_CONNECT && !bMade ){
+    /* a table's directory holds its files only: taking over one that
+    ** holds something else would mix them (and DROP would leave a
+    ** half-emptied directory) */
+    char *zForeign = regForeignFile(zPath);
+    if( zForeign ){
+      *pzErr = sqlite3_mprintf("directory \"%s\" holds files that are not an "
+                               "lsm table's (\"%s\"); give the table a new or "
+                               "empty directory", zPath, zForeign);
+      sqlite3_free(zForeign);
+      rc = SQLITE_CANTOPEN;
+    }
   }
   for(p=regList; rc==SQLITE_OK && p; p=p->pNext){
     if( p->dev==st.st_dev && p->ino==st.st_ino ) break;

@@ -240,6 +240,9 @@ void lsmvSharedPrepared(LsmvShared *p, LsmvPrep *pPrep, int bAdd);
 */
 int lsmvSharedWait(LsmvShared *p, sqlite3 *db, char **pzErr);
 
+/* True if directory zPath is on a file system mounted read-only. */
+int lsmvDirOnReadOnlyFs(const char *zPath);
+
 /*-------------------------------------------------------------- vtabtxn --*/
 
 #define LSMV_SHADOW_SUFFIX "lsmtx"    /* shadow table NAME_lsmtx */
@@ -346,6 +349,7 @@ struct LsmvTab {
   sqlite3_stmt *pTxnRead;   /* SELECT txn FROM shadow */
   sqlite3_stmt *pTxnWrite;  /* UPDATE shadow SET txn=? */
   int bFileDb;              /* its database is a file (inline commits) */
+  int bReadOnlyFs;          /* its directory is on a read-only file system */
   int bRedo;                /* iTxn has a row in the redo table */
   sqlite3_stmt *pRedoWrite; /* INSERT INTO redo */
   sqlite3_stmt *pRedoDelete;/* DELETE FROM redo WHERE txn BETWEEN ? AND ? */

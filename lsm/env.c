@@ -23,7 +23,8 @@
 **   - xLock takes flock(LOCK_EX|LOCK_NB) on a new open file description of
 **     the lock file.  flock locks belong to the description, not to the
 **     process, so a second xLock of the same path fails with LSM_BUSY
-**     whether it comes from another process or from this one.
+**     whether it comes from another process or from this one.  On a
+**     read-only file system the lock file is opened for reading.
 **
 ** errno is mapped onto result codes as follows: ENOENT is LSM_NOTFOUND;
 ** ENOSPC and EDQUOT are LSM_FULL; EACCES, EPERM and EROFS while opening or
@@ -335,6 +336,13 @@ static int envLock(lsm_env *pEnv, const char *zPath, lsm_file **ppLock){
   do{
     fd = open(zPath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   }while( fd<0 && errno==EINTR );
+  if( fd<0 && errno==EROFS ){
+    /* a read-only file system (a read-only open): flock works as well
+    ** through a descriptor opened for reading */
+    do{
+      fd = open(zPath, O_RDONLY | O_CLOEXEC);
+    }while( fd<0 && errno==EINTR );
+  }
   if( fd<0 ) return envError(errno, ENV_OP_OPEN, "open lock file", zPath);
   do{
     r = flock(fd, LOCK_EX | LOCK_NB);

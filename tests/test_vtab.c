@@ -19,6 +19,10 @@
 #include <limits.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <errno.h>
 #include <pthread.h>
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -560,6 +564,183 @@ static void test_limits(void **state){
   sqlite3_close(db);
 }
 
+/* A directory holding something else, a file, a path through a file: a
+** clear error, and nothing there changes. */
+static void test_bad_directories(void **state){
+  sqlite3 *db = sqltestOpenLoaded("baddir.db", tvExt);
+  FILE *f;
+  (void)state;
+  assert_int_equal(mkdir("photos", 0777), 0);
+  f = fopen("photos/a.jpg", "w");
+  assert_non_null(f);
+  fputs("jpeg", f);
+  fclose(f);
+  f = fopen("plainfile", "w");
+  assert_non_null(f);
+  fputs("x", f);
+  fclose(f);
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(photos)", SQLITE_CANTOPEN,
+               "holds files that are not an lsm table's (\"a.jpg\")");
+  assert_int_equal(tvCountFiles("photos"), 1);
+  sqltestFails(db, "CREATE VIRTUAL TABLE b USING lsm(plainfile)", SQLITE_CANTOPEN,
+               "is not a directory");
+  sqltestFails(db, "CREATE VIRTUAL TABLE c USING lsm('plainfile/sub')",
+               SQLITE_CANTOPEN, "Not a directory");
+  assert_int_equal(tvCountFiles("plainfile"), 1);
+  sqltestExpect(db, "SELECT count(*) FROM sqlite_schema", "0\n");
+  /* an empty directory that exists is fine */
+  assert_int_equal(mkdir("empty", 0777), 0);
+  sqltestExec(db, "CREATE VIRTUAL TABLE d USING lsm(empty); INSERT INTO d VALUES(1, 1)");
+  sqlite3_close(db);
+}
+
+/* Run zSql on db in a child: 0 if it fails with code rc and a message
+** containing zPart, else 1 (with the reason on stderr). */
+static int tvChildFails(sqlite3 *db, const char *zSql, int rc, const char *zPart){
+  int rc2 = sqlite3_exec(db, zSql, 0, 0, 0);
+  if( rc2==rc && strstr(sqlite3_errmsg(db), zPart) ) return 0;
+  fprintf(stderr, "%s\n  -> %d %s; expected %d \"%s\"\n", zSql, rc2,
+          sqlite3_errmsg(db), rc, zPart);
+  return 1;
+}
+
+/* A connection of the extension in a child process (no cmocka there). */
+static sqlite3 *tvChildOpen(const char *zName){
+  sqlite3 *db = 0;
+  char *zErr = 0;
+  if( sqlite3_open(zName, &db)!=SQLITE_OK ) _exit(10);
+  sqlite3_enable_load_extension(db, 1);
+  if( sqlite3_load_extension(db, tvExt, 0, &zErr)!=SQLITE_OK ) _exit(11);
+  sqlite3_exec(db, "SELECT lsm_allow_paths(1)", 0, 0, 0);
+  return db;
+}
+
+/* Directories the user may not write.  As root (who may write anything)
+** the checks run in a child that has become "nobody". */
+static void test_unwritable_directories(void **state){
+  char *zLocked = sqlite3_mprintf("%s/locked/data", tvDir);
+  char *zFrozen = sqlite3_mprintf("%s/frozen", tvDir);
+  char *zSql;
+  sqlite3 *db;
+  pid_t pid;
+  int status = 0;
+  (void)state;
+  assert_int_equal(mkdir("locked", 0555), 0);
+  assert_int_equal(mkdir("open", 0777), 0);
+  assert_int_equal(chmod("open", 0777), 0);
+  /* a table whose directory then becomes read-only to its user */
+  db = sqltestOpenLoaded("open/frozen.db", tvExt);
+  sqltestExec(db, "SELECT lsm_allow_paths(1)");
+  zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE f USING lsm('%q'); "
+                         "INSERT INTO f VALUES(1, 1);", zFrozen);
+  sqltestExec(db, zSql);
+  sqlite3_free(zSql);
+  sqlite3_close(db);
+  assert_int_equal(system("chmod 0444 frozen/* && chmod 0555 frozen && "
+                          "chmod 0666 open/frozen.db"), 0);
+  pid = fork();
+  assert_true(pid>=0);
+  if( pid==0 ){
+    int nBad = 0;
+    if( geteuid()==0 ){
+      if( chmod(tvDir, 0711)!=0 || setgid(65534)!=0 || setuid(65534)!=0 ) _exit(12);
+    }
+    db = tvChildOpen("open/new.db");
+    zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE u USING lsm('%q')", zLocked);
+    nBad += tvChildFails(db, zSql, SQLITE_CANTOPEN, "Permission denied");
+    sqlite3_free(zSql);
+    sqlite3_close(db);
+    db = tvChildOpen("open/frozen.db");
+    nBad += tvChildFails(db, "SELECT * FROM f", SQLITE_CANTOPEN, "Permission denied");
+    nBad += tvChildFails(db, "INSERT INTO f VALUES(2, 2)", SQLITE_CANTOPEN,
+                         "Permission denied");
+    sqlite3_close(db);
+    _exit(nBad ? 1 : 0);
+  }
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_int_equal(chmod(tvDir, 0700), 0);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_false(tvExists("locked/data"));
+  assert_int_equal(system("chmod -R u+w frozen"), 0);
+  db = sqltestOpenLoaded("open/frozen.db", tvExt);
+  sqltestExec(db, "SELECT lsm_allow_paths(1)");
+  sqltestExpect(db, "SELECT key, value FROM f", "1|1\n");
+  sqlite3_close(db);
+  sqlite3_free(zLocked);
+  sqlite3_free(zFrozen);
+}
+
+/* The child of test_readonly_fs, in a mount namespace of its own: a
+** tmpfs mounted at rofs, a table in it, the tmpfs remounted read-only.
+** Exits 0 if every check passed, 77 if it cannot mount here. */
+static void tvReadOnlyFsChild(void){
+  char *zData = sqlite3_mprintf("%s/rofs/data", tvDir);
+  char *zOther = sqlite3_mprintf("%s/rofs/other", tvDir);
+  char *zSql;
+  sqlite3 *db;
+  int nBad = 0, nFile;
+  if( unshare(CLONE_NEWNS)!=0
+   || mount(0, "/", 0, MS_REC|MS_PRIVATE, 0)!=0
+   || mount("tmpfs", "rofs", "tmpfs", 0, "size=16m")!=0
+  ){
+    fprintf(stderr, "cannot mount a file system here: %s\n", strerror(errno));
+    _exit(77);
+  }
+  db = tvChildOpen("rofs.db");
+  zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE r USING lsm('%q');"
+                         "INSERT INTO r VALUES(1, 'one');", zData);
+  if( sqlite3_exec(db, zSql, 0, 0, 0)!=SQLITE_OK ) _exit(13);
+  sqlite3_free(zSql);
+  sqlite3_close(db);
+  if( mount(0, "rofs", 0, MS_REMOUNT|MS_RDONLY, 0)!=0 ) _exit(14);
+  nFile = tvCountFiles("rofs/data");
+  db = tvChildOpen("rofs.db");
+  {
+    sqlite3_stmt *pStmt = 0;
+    if( sqlite3_prepare_v2(db, "SELECT group_concat(value) FROM r", -1, &pStmt,
+                           0)!=SQLITE_OK
+     || sqlite3_step(pStmt)!=SQLITE_ROW
+     || sqlite3_column_text(pStmt, 0)==0
+     || strcmp((const char*)sqlite3_column_text(pStmt, 0), "one")!=0
+    ){
+      fprintf(stderr, "reading the table: %s\n", sqlite3_errmsg(db));
+      nBad++;
+    }
+    sqlite3_finalize(pStmt);
+  }
+  nBad += tvChildFails(db, "INSERT INTO r VALUES(2, 'two')", SQLITE_READONLY,
+                       "is on a read-only file system");
+  nBad += tvChildFails(db, "DROP TABLE r", SQLITE_READONLY, "readonly");
+  zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE o USING lsm('%q')", zOther);
+  nBad += tvChildFails(db, zSql, SQLITE_CANTOPEN, "Read-only file system");
+  sqlite3_free(zSql);
+  if( tvCountFiles("rofs/data")!=nFile ) nBad++;
+  sqlite3_close(db);
+  _exit(nBad ? 1 : 0);
+}
+
+/* A table whose directory is on a read-only file system reads, and
+** refuses writes, DROP and CREATE with messages saying why. */
+static void test_readonly_fs(void **state){
+  pid_t pid;
+  int status = 0;
+  (void)state;
+  assert_int_equal(mkdir("rofs", 0777), 0);
+  pid = fork();
+  assert_true(pid>=0);
+  if( pid==0 ) tvReadOnlyFsChild();
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  if( WEXITSTATUS(status)==77 ){
+    printf("read-only file system: NOT TESTED, this machine lets no process "
+           "mount one\n");
+  }else{
+    assert_int_equal(WEXITSTATUS(status), 0);
+    printf("read-only file system: reads work, writes, DROP and CREATE refused\n");
+  }
+}
+
 /* A damaged directory gives a clean error naming it. */
 static void test_corrupt_directory(void **state){
   sqlite3 *db = sqltestOpenLoaded("corrupt.db", tvExt);
@@ -746,6 +927,9 @@ int main(void){
     cmocka_unit_test(test_refusals),
     cmocka_unit_test(test_limits),
     cmocka_unit_test(test_corrupt_directory),
+    cmocka_unit_test(test_bad_directories),
+    cmocka_unit_test(test_unwritable_directories),
+    cmocka_unit_test(test_readonly_fs),
     cmocka_unit_test(test_threads),
     cmocka_unit_test(test_shell),
     cmocka_unit_test(test_python),

@@ -87,15 +87,17 @@ typedef struct TableHandle {
 } TableHandle;
 
 /*
-** A decoded block in memory.  aBuf is the allocation that block.a points
-** into.  Blocks in the block cache are TableBlocks, deleted by the
-** cache's deleter.
+** A decoded block in memory: one allocation, the struct followed by the
+** nAlloc bytes of the block's contents (block.a).  Blocks in the block
+** cache are TableBlocks, deleted by the cache's deleter.
 */
 typedef struct TableBlock {
   LsmBlock block;
-  uint8_t *aBuf;
-  size_t nAlloc;         /* bytes of aBuf, for the cache charge */
+  size_t nAlloc;         /* bytes after the struct, for the cache charge */
 } TableBlock;
+
+/* Raw blocks up to this size are read into a buffer on the stack. */
+#define TABLE_STACK_READ 16384
 
 /* A data block in use: pinned in the cache (pHandle) or owned. */
 typedef struct TableBlockRef {
@@ -520,10 +522,7 @@ void lsmTableBuilderAbandon(LsmTableBuilder *p){
 */
 
 static void tableBlockFree(TableBlock *pBlock){
-  if( pBlock ){
-    lsmFree(pBlock->aBuf);
-    lsmFree(pBlock);
-  }
+  lsmFree(pBlock);
 }
 
 /* Block-cache deleter. */
@@ -544,8 +543,11 @@ static int tableReadBlock(LsmTable *pTab, TableHandle h, const char *zWhat,
                           TableBlock **ppBlock){
   uint64_t nArea = pTab->nFileSize - TABLE_FOOTER_SIZE;
   TableBlock *pBlock = 0;
-  uint8_t *aRaw = 0;
+  uint8_t aStack[TABLE_STACK_READ];
+  uint8_t *aRaw = aStack;
   size_t nRaw, nRead = 0;
+  uint64_t nData = 0;
+  int k = 0;
   uint8_t type;
   int rc = LSM_OK;
 
@@ -557,11 +559,8 @@ static int tableReadBlock(LsmTable *pTab, TableHandle h, const char *zWhat,
                   (unsigned long long)h.iOff, (unsigned long long)h.nSize);
   }
   nRaw = (size_t)h.nSize + TABLE_TRAILER_SIZE;
-  pBlock = lsmMallocZero(sizeof(*pBlock));
-  aRaw = lsmMalloc(nRaw);
-  if( pBlock==0 || aRaw==0 ){
-    rc = lsmErr(LSM_NOMEM, 0);
-    goto done;
+  if( nRaw>sizeof(aStack) && (aRaw = lsmMalloc(nRaw))==0 ){
+    return lsmErr(LSM_NOMEM, 0);
   }
   rc = pTab->pEnv->xRead(pTab->pFile, h.iOff, aRaw, nRaw, &nRead);
   if( rc!=LSM_OK ) goto done;
@@ -578,44 +577,42 @@ static int tableReadBlock(LsmTable *pTab, TableHandle h, const char *zWhat,
     goto done;
   }
   if( type==TABLE_BLOCK_RAW ){
-    pBlock->aBuf = aRaw;
-    pBlock->nAlloc = nRaw;
-    pBlock->block.a = aRaw;
-    pBlock->block.nData = (size_t)h.nSize;
-    aRaw = 0;
+    nData = h.nSize;
   }else if( type==TABLE_BLOCK_LZ4 ){
-    uint64_t nOrig = 0;
-    int k = lsmGetVarint64(aRaw, (size_t)h.nSize, &nOrig);
-    int nZip = (int)((size_t)h.nSize - (size_t)k);
+    k = lsmGetVarint64(aRaw, (size_t)h.nSize, &nData);
     if( k==0 || h.nSize - (uint64_t)k>LZ4_MAX_INPUT_SIZE
-     || nOrig>(h.nSize - (uint64_t)k)*TABLE_LZ4_MAX_RATIO
-     || nOrig>LZ4_MAX_INPUT_SIZE ){
+     || nData>(h.nSize - (uint64_t)k)*TABLE_LZ4_MAX_RATIO
+     || nData>LZ4_MAX_INPUT_SIZE ){
       rc = lsmErr(LSM_CORRUPT, "%s: %s block at offset %llu: bad compressed "
                   "size", pTab->zPath, zWhat, (unsigned long long)h.iOff);
       goto done;
     }
-    pBlock->aBuf = lsmMalloc((size_t)nOrig);
-    if( pBlock->aBuf==0 ){
-      rc = lsmErr(LSM_NOMEM, 0);
-      goto done;
-    }
-    pBlock->nAlloc = (size_t)nOrig;
-    if( LZ4_decompress_safe((const char*)aRaw + k, (char*)pBlock->aBuf, nZip,
-                            (int)nOrig)!=(int)nOrig ){
-      rc = lsmErr(LSM_CORRUPT, "%s: %s block at offset %llu: bad compressed "
-                  "data", pTab->zPath, zWhat, (unsigned long long)h.iOff);
-      goto done;
-    }
-    pBlock->block.a = pBlock->aBuf;
-    pBlock->block.nData = (size_t)nOrig;
   }else{
     rc = lsmErr(LSM_CORRUPT, "%s: %s block at offset %llu: unknown "
                 "compression type %d", pTab->zPath, zWhat,
                 (unsigned long long)h.iOff, type);
+    goto done;
+  }
+  pBlock = lsmMalloc(sizeof(*pBlock) + (size_t)nData);
+  if( pBlock==0 ){
+    rc = lsmErr(LSM_NOMEM, 0);
+    goto done;
+  }
+  memset(pBlock, 0, sizeof(*pBlock));
+  pBlock->nAlloc = (size_t)nData;
+  pBlock->block.a = (uint8_t*)&pBlock[1];
+  pBlock->block.nData = (size_t)nData;
+  if( type==TABLE_BLOCK_RAW ){
+    memcpy(&pBlock[1], aRaw, (size_t)nData);
+  }else if( LZ4_decompress_safe((const char*)aRaw + k, (char*)&pBlock[1],
+                                (int)(h.nSize - (uint64_t)k), (int)nData)
+            !=(int)nData ){
+    rc = lsmErr(LSM_CORRUPT, "%s: %s block at offset %llu: bad compressed "
+                "data", pTab->zPath, zWhat, (unsigned long long)h.iOff);
   }
 
  done:
-  lsmFree(aRaw);
+  if( aRaw!=aStack ) lsmFree(aRaw);
   if( rc==LSM_OK ){
     *ppBlock = pBlock;
   }else{

@@ -798,8 +798,8 @@ static void runReads(Run *r, int bMissing){
   char zKey[1024];
   uint64_t i, nBytes = 0, nFound = 0;
   double t0;
+  runNeedFilled(r);           /* a fill names its rows: name ours after it */
   r->zBench = bMissing ? "readmissing" : "readrandom";
-  runNeedFilled(r);
   t0 = nowSecs();
   for(i=0; i<o->nReads; i++){
     uint64_t iEntry = rngBelow(&r->rng, o->nNum);
@@ -858,8 +858,8 @@ static void runReadSeq(Run *r){
   ScanCheck chk;
   uint64_t nRow;
   double t0;
-  r->zBench = "readseq";
   runNeedFilled(r);
+  r->zBench = "readseq";
   chk.r = r;
   chk.iNext = 0;
   chk.nBytes = 0;
@@ -881,8 +881,8 @@ static void runSeeks(Run *r){
   char zKey[1024];
   uint64_t i, nBytes = 0;
   double t0;
-  r->zBench = "seekrandom";
   runNeedFilled(r);
+  r->zBench = "seekrandom";
   t0 = nowSecs();
   for(i=0; i<o->nReads; i++){
     ScanCheck chk;

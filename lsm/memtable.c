@@ -172,12 +172,15 @@ static int memNodeCompare(MemNode *p, const uint8_t *pKey, size_t nKey,
 static MemNode *memFindGE(LsmMemtable *pMem, const uint8_t *pKey,
                           size_t nKey, uint64_t iTrailer, MemNode **apPrev){
   MemNode *p = pMem->pHead;
+  MemNode *pBigger = 0;       /* last node found not below the key */
   int iLevel = atomic_load_explicit(&pMem->nHeight, memory_order_relaxed) - 1;
   while( 1 ){
     MemNode *pNext = memNext(p, iLevel);
-    if( pNext && memNodeCompare(pNext, pKey, nKey, iTrailer)<0 ){
+    /* going down a level often meets the node just compared again */
+    if( pNext && pNext!=pBigger && memNodeCompare(pNext, pKey, nKey, iTrailer)<0 ){
       p = pNext;
     }else{
+      pBigger = pNext;
       if( apPrev ) apPrev[iLevel] = p;
       if( iLevel==0 ) return pNext;
       iLevel--;
@@ -192,14 +195,16 @@ static MemNode *memFindGE(LsmMemtable *pMem, const uint8_t *pKey,
 static MemNode *memFindLT(LsmMemtable *pMem, const uint8_t *pKey,
                           size_t nKey, uint64_t iTrailer){
   MemNode *p = pMem->pHead;
+  MemNode *pBigger = 0;       /* as in memFindGE */
   int iLevel = atomic_load_explicit(&pMem->nHeight, memory_order_relaxed) - 1;
   while( 1 ){
     MemNode *pNext = memNext(p, iLevel);
-    if( pNext && memNodeCompare(pNext, pKey, nKey, iTrailer)<0 ){
+    if( pNext && pNext!=pBigger && memNodeCompare(pNext, pKey, nKey, iTrailer)<0 ){
       p = pNext;
     }else if( iLevel==0 ){
       return p==pMem->pHead ? 0 : p;
     }else{
+      pBigger = pNext;
       iLevel--;
     }
   }

@@ -605,13 +605,7 @@ static int lsmvSync(sqlite3_vtab *pVtab){
 ** savepoints.  The statement snapshot goes too, so that later reads see
 ** the commit. */
 static void tabEndTrans(LsmvTab *pTab){
-  if( pTab->pBatch && lsm_batch_count(pTab->pBatch)>0
-   && lsm_batch_clear(pTab->pBatch)!=LSM_OK
-  ){
-    /* out of memory rebuilding its index: start afresh next time */
-    lsm_batch_free(pTab->pBatch);
-    pTab->pBatch = 0;
-  }
+  if( pTab->pBatch ) lsm_batch_clear(pTab->pBatch);
   lsmvSnapUnref(pTab->pTxnSnap);
   pTab->pTxnSnap = 0;
   lsmvSnapUnref(pTab->pStmtSnap);

@@ -2,12 +2,13 @@
 ** batch.c -- write batches (lsm_batch_*), their encoding and replay.
 **
 ** The encoding is described in batch.h and FORMAT.md.  An indexed batch
-** also inserts every operation into a private memtable whose sequence
-** numbers start at LSM_OVERLAY_SEQ, so that lsm_batch_get and
-** lsm_iter_new_batch can read the batch in key order with the newest
-** operation on a key winning.  Truncating an indexed batch rebuilds the
-** index from the surviving operations (savepoint rollbacks are rare; the
-** common path, appending, stays cheap).
+** also keeps its operations in a private memtable whose sequence numbers
+** start at LSM_OVERLAY_SEQ, so that lsm_batch_get and lsm_iter_new_batch
+** can read the batch in key order with the newest operation on a key
+** winning.  The index is brought up to date only when it is read: a
+** transaction that only writes (INSERT OR REPLACE, say) never pays for
+** it.  Truncating drops it, to be rebuilt from the surviving operations
+** at the next read (savepoint rollbacks are rare).
 */
 #include "batch.h"
 #include "coding.h"
@@ -20,8 +21,11 @@
 struct lsm_batch {
   LsmBuf rep;               /* encoded batch, header included */
   uint32_t nOp;             /* operations in rep */
-  int bIndexed;             /* keep pIndex up to date */
-  LsmMemtable *pIndex;      /* key-ordered copy of the operations */
+  int bIndexed;             /* created by lsm_batch_new_indexed */
+  LsmMemtable *pIndex;      /* key-ordered copy of the first nIndexed
+                            ** operations, or NULL */
+  uint32_t nIndexed;
+  size_t iIndexedEnd;       /* offset in rep where those operations end */
 };
 
 static int batchInit(lsm_batch *p){
@@ -31,201 +35,13 @@ static int batchInit(lsm_batch *p){
   return lsmBufAppend(&p->rep, aZero, sizeof(aZero));
 }
 
-static int batchNew(int bIndexed, lsm_batch **pp){
-  lsm_batch *p = lsmMallocZero(sizeof(*p));
-  int rc = p ? batchInit(p) : LSM_NOMEM;
-  if( rc==LSM_OK && bIndexed ){
-    p->bIndexed = 1;
-    rc = lsmMemtableNew(&p->pIndex);
-  }
-  if( rc!=LSM_OK ){
-    lsm_batch_free(p);
-    p = 0;
-  }
-  *pp = p;
-  return rc;
-}
-
-int lsm_batch_new(lsm_batch **pp){ return batchNew(0, pp); }
-int lsm_batch_new_indexed(lsm_batch **pp){ return batchNew(1, pp); }
-
-void lsm_batch_free(lsm_batch *p){
-  if( p ){
-    lsmBufFree(&p->rep);
-    if( p->pIndex ) lsmMemtableUnref(p->pIndex);
-    lsmFree(p);
-  }
-}
-
-/* Append one operation to the encoding and, if indexed, to the index.
-** On failure the batch is unchanged. */
-static int batchAdd(lsm_batch *p, int kind, const void *pKey, size_t nKey,
-                    const void *pVal, size_t nVal){
-  size_t nOld = p->rep.n;
-  uint8_t k = (uint8_t)kind;
-  int rc;
-  if( nKey>LSM_MAX_KEY_SIZE ){
-    return lsmErr(LSM_TOOBIG, "key of %zu bytes exceeds the limit of %d",
-                  nKey, LSM_MAX_KEY_SIZE);
-  }
-  if( kind==LSM_KIND_VALUE && nVal>LSM_MAX_VALUE_SIZE ){
-    return lsmErr(LSM_TOOBIG, "value of %zu bytes exceeds the limit of %d",
-                  nVal, LSM_MAX_VALUE_SIZE);
-  }
-  rc = lsmBufReserve(&p->rep, 1 + 2*LSM_MAX_VARINT64 + nKey + nVal);
-  if( rc==LSM_OK ){
-    lsmBufAppend(&p->rep, &k, 1);
-    lsmBufAppendVarint(&p->rep, nKey);
-    lsmBufAppend(&p->rep, pKey, nKey);
-    if( kind==LSM_KIND_VALUE ){
-      lsmBufAppendVarint(&p->rep, nVal);
-      lsmBufAppend(&p->rep, pVal, nVal);
-    }
-    if( p->pIndex ){
-      rc = lsmMemtableAdd(p->pIndex, LSM_OVERLAY_SEQ + p->nOp, kind,
-                          pKey, nKey, pVal, nVal);
-    }
-  }
-  if( rc==LSM_OK ){
-    p->nOp++;
-  }else{
-    p->rep.n = nOld;
-  }
-  return rc;
-}
-
-int lsm_batch_put(lsm_batch *p, const void *pKey, size_t nKey,
-                  const void *pVal, size_t nVal){
-  return batchAdd(p, LSM_KIND_VALUE, pKey, nKey, pVal, nVal);
-}
-
-int lsm_batch_delete(lsm_batch *p, const void *pKey, size_t nKey){
-  return batchAdd(p, LSM_KIND_DELETE, pKey, nKey, 0, 0);
-}
-
-uint32_t lsm_batch_count(const lsm_batch *p){ return p->nOp; }
-size_t lsm_batch_size(const lsm_batch *p){ return p->rep.n; }
-
-/* A mark packs the encoded length and the op count, so truncation needs
-** no re-parse: the low 32 bits hold the count. */
-size_t lsm_batch_mark(const lsm_batch *p){
-  return (p->rep.n << 32) | p->nOp;
-}
-
-/* Rebuild the index of p from its encoding. */
-static int batchIndexOp(void *pArg, uint64_t seq, int kind,
-                        const uint8_t *pKey, size_t nKey,
-                        const uint8_t *pVal, size_t nVal){
-  lsm_batch *p = (lsm_batch*)pArg;
-  (void)seq;
-  return lsmMemtableAdd(p->pIndex, LSM_OVERLAY_SEQ + p->nOp++, kind,
-                        pKey, nKey, pVal, nVal);
-}
-
-static int batchReindex(lsm_batch *p){
-  LsmMemtable *pNew = 0;
-  uint32_t nOp = p->nOp;
-  int rc = lsmMemtableNew(&pNew);
-  if( rc==LSM_OK ){
-    LsmMemtable *pOld = p->pIndex;
-    p->pIndex = pNew;
-    p->nOp = 0;
-    lsmPut32(p->rep.p + 8, nOp);
-    rc = lsmBatchForEach(p->rep.p, p->rep.n, batchIndexOp, p);
-    if( rc==LSM_OK ){
-      lsmMemtableUnref(pOld);
-    }else{
-      lsmMemtableUnref(pNew);
-      p->pIndex = pOld;
-    }
-    p->nOp = nOp;
-  }
-  return rc;
-}
-
-int lsm_batch_truncate(lsm_batch *p, size_t iMark){
-  size_t nByte = iMark >> 32;
-  uint32_t nOp = (uint32_t)(iMark & 0xffffffffu);
-  if( nByte<LSM_BATCH_HEADER || nByte>p->rep.n || nOp>p->nOp ){
-    return lsmErr(LSM_INVALID, "batch mark does not belong to this batch");
-  }
-  if( nOp==p->nOp ) return LSM_OK;
-  p->rep.n = nByte;
-  p->nOp = nOp;
-  return p->pIndex ? batchReindex(p) : LSM_OK;
-}
-
-int lsm_batch_clear(lsm_batch *p){
-  return lsm_batch_truncate(p, (size_t)LSM_BATCH_HEADER << 32);
-}
-
-int lsm_batch_get(const lsm_batch *p, const void *pKey, size_t nKey,
-                  const void **ppVal, size_t *pnVal, int *pbDeleted){
-  const uint8_t *pVal = 0;
-  size_t nVal = 0;
-  int rc;
-  if( p->pIndex==0 ){
-    return lsmErr(LSM_INVALID, "lsm_batch_get on a batch not created indexed");
-  }
-  rc = lsmMemtableGet(p->pIndex, pKey, nKey, LSM_MAX_SEQ, &pVal, &nVal,
-                      pbDeleted);
-  if( rc==LSM_OK ){
-    *ppVal = pVal;
-    *pnVal = nVal;
-  }
-  return rc;
-}
-
-static int batchLoadOp(void *pArg, uint64_t seq, int kind,
-                       const uint8_t *pKey, size_t nKey,
-                       const uint8_t *pVal, size_t nVal){
-  (void)seq;
-  return batchAdd((lsm_batch*)pArg, kind, pKey, nKey, pVal, nVal);
-}
-
-int lsm_batch_load(lsm_batch *p, const void *pData, size_t nData){
-  int rc = lsm_batch_clear(p);
-  if( rc==LSM_OK ) rc = lsmBatchForEach(pData, nData, batchLoadOp, p);
-  if( rc!=LSM_OK ) lsm_batch_clear(p);
-  return rc;
-}
-
-const void *lsm_batch_data(const lsm_batch *p, size_t *pnData){
-  return lsmBatchData(p, pnData);
-}
-
-LsmMemtable *lsmBatchIndex(const lsm_batch *p){ return p->pIndex; }
-
-void lsmBatchSetSeq(lsm_batch *p, uint64_t seq){
-  lsmPut64(p->rep.p, seq);
-  lsmPut32(p->rep.p + 8, p->nOp);
-}
-
-const uint8_t *lsmBatchData(const lsm_batch *p, size_t *pn){
-  lsmPut32(p->rep.p + 8, p->nOp);
-  *pn = p->rep.n;
-  return p->rep.p;
-}
-
-int lsmBatchAppend(lsm_batch *pDst, const lsm_batch *pSrc){
-  int rc = lsmBufAppend(&pDst->rep, pSrc->rep.p + LSM_BATCH_HEADER,
-                        pSrc->rep.n - LSM_BATCH_HEADER);
-  if( rc==LSM_OK ) pDst->nOp += pSrc->nOp;
-  return rc;
-}
-
-uint64_t lsmBatchDataSeq(const uint8_t *p){ return lsmGet64(p); }
-uint32_t lsmBatchDataCount(const uint8_t *p){ return lsmGet32(p + 8); }
-
-int lsmBatchForEach(const uint8_t *p, size_t n, LsmBatchOp xOp, void *pArg){
-  uint64_t seq;
-  uint32_t nOp, i;
-  size_t off = LSM_BATCH_HEADER;
-  if( n<LSM_BATCH_HEADER ){
-    return lsmErr(LSM_CORRUPT, "write batch of %zu bytes is too short", n);
-  }
-  seq = lsmGet64(p);
-  nOp = lsmGet32(p + 8);
+/*
+** Call xOp for the nOp operations of encoding p[0..n-1] that start at
+** offset off, the first with sequence seq; they must end exactly at n.
+*/
+static int batchWalk(const uint8_t *p, size_t n, size_t off, uint64_t seq,
+                     uint32_t nOp, LsmBatchOp xOp, void *pArg){
+  uint32_t i;
   for(i=0; i<nOp; i++){
     uint64_t nKey, nVal = 0;
     const uint8_t *pKey, *pVal = 0;
@@ -254,6 +70,203 @@ int lsmBatchForEach(const uint8_t *p, size_t n, LsmBatchOp xOp, void *pArg){
   }
   return LSM_OK;
 }
+
+int lsmBatchForEach(const uint8_t *p, size_t n, LsmBatchOp xOp, void *pArg){
+  if( n<LSM_BATCH_HEADER ){
+    return lsmErr(LSM_CORRUPT, "write batch of %zu bytes is too short", n);
+  }
+  return batchWalk(p, n, LSM_BATCH_HEADER, lsmGet64(p), lsmGet32(p + 8),
+                   xOp, pArg);
+}
+
+static int batchNew(int bIndexed, lsm_batch **pp){
+  lsm_batch *p = lsmMallocZero(sizeof(*p));
+  int rc = p ? batchInit(p) : LSM_NOMEM;
+  if( rc==LSM_OK ){
+    p->bIndexed = bIndexed;
+    p->iIndexedEnd = LSM_BATCH_HEADER;
+  }
+  if( rc!=LSM_OK ){
+    lsm_batch_free(p);
+    p = 0;
+  }
+  *pp = p;
+  return rc;
+}
+
+int lsm_batch_new(lsm_batch **pp){ return batchNew(0, pp); }
+int lsm_batch_new_indexed(lsm_batch **pp){ return batchNew(1, pp); }
+
+void lsm_batch_free(lsm_batch *p){
+  if( p ){
+    lsmBufFree(&p->rep);
+    if( p->pIndex ) lsmMemtableUnref(p->pIndex);
+    lsmFree(p);
+  }
+}
+
+/* Append one operation to the encoding.  On failure the batch is
+** unchanged. */
+static int batchAdd(lsm_batch *p, int kind, const void *pKey, size_t nKey,
+                    const void *pVal, size_t nVal){
+  uint8_t k = (uint8_t)kind;
+  int rc;
+  if( nKey>LSM_MAX_KEY_SIZE ){
+    return lsmErr(LSM_TOOBIG, "key of %zu bytes exceeds the limit of %d",
+                  nKey, LSM_MAX_KEY_SIZE);
+  }
+  if( kind==LSM_KIND_VALUE && nVal>LSM_MAX_VALUE_SIZE ){
+    return lsmErr(LSM_TOOBIG, "value of %zu bytes exceeds the limit of %d",
+                  nVal, LSM_MAX_VALUE_SIZE);
+  }
+  rc = lsmBufReserve(&p->rep, 1 + 2*LSM_MAX_VARINT64 + nKey + nVal);
+  if( rc==LSM_OK ){
+    lsmBufAppend(&p->rep, &k, 1);
+    lsmBufAppendVarint(&p->rep, nKey);
+    lsmBufAppend(&p->rep, pKey, nKey);
+    if( kind==LSM_KIND_VALUE ){
+      lsmBufAppendVarint(&p->rep, nVal);
+      lsmBufAppend(&p->rep, pVal, nVal);
+    }
+    p->nOp++;
+  }
+  return rc;
+}
+
+int lsm_batch_put(lsm_batch *p, const void *pKey, size_t nKey,
+                  const void *pVal, size_t nVal){
+  return batchAdd(p, LSM_KIND_VALUE, pKey, nKey, pVal, nVal);
+}
+
+int lsm_batch_delete(lsm_batch *p, const void *pKey, size_t nKey){
+  return batchAdd(p, LSM_KIND_DELETE, pKey, nKey, 0, 0);
+}
+
+uint32_t lsm_batch_count(const lsm_batch *p){ return p->nOp; }
+size_t lsm_batch_size(const lsm_batch *p){ return p->rep.n; }
+
+/* A mark packs the encoded length and the op count, so truncation needs
+** no re-parse: the low 32 bits hold the count. */
+size_t lsm_batch_mark(const lsm_batch *p){
+  return (p->rep.n << 32) | p->nOp;
+}
+
+/* Add one operation to the index of the batch pArg. */
+static int batchIndexOp(void *pArg, uint64_t seq, int kind,
+                        const uint8_t *pKey, size_t nKey,
+                        const uint8_t *pVal, size_t nVal){
+  lsm_batch *p = (lsm_batch*)pArg;
+  return lsmMemtableAdd(p->pIndex, seq, kind, pKey, nKey, pVal, nVal);
+}
+
+static void batchDropIndex(lsm_batch *p){
+  if( p->pIndex ) lsmMemtableUnref(p->pIndex);
+  p->pIndex = 0;
+  p->nIndexed = 0;
+  p->iIndexedEnd = LSM_BATCH_HEADER;
+}
+
+int lsmBatchIndex(const lsm_batch *pConst, LsmMemtable **ppIndex){
+  /* the index is a cache of the encoding: bringing it up to date does
+  ** not change the batch (one thread uses a batch at a time) */
+  lsm_batch *p = (lsm_batch*)pConst;
+  int rc = LSM_OK;
+  *ppIndex = 0;
+  if( !p->bIndexed ){
+    return lsmErr(LSM_INVALID, "the batch was not created by "
+                  "lsm_batch_new_indexed");
+  }
+  if( p->pIndex==0 ) rc = lsmMemtableNew(&p->pIndex);
+  if( rc==LSM_OK && p->nIndexed<p->nOp ){
+    rc = batchWalk(p->rep.p, p->rep.n, p->iIndexedEnd,
+                   LSM_OVERLAY_SEQ + p->nIndexed, p->nOp - p->nIndexed,
+                   batchIndexOp, p);
+    if( rc==LSM_OK ){
+      p->nIndexed = p->nOp;
+      p->iIndexedEnd = p->rep.n;
+    }
+  }
+  if( rc==LSM_OK ){
+    *ppIndex = p->pIndex;
+  }else{
+    batchDropIndex(p);
+  }
+  return rc;
+}
+
+int lsm_batch_truncate(lsm_batch *p, size_t iMark){
+  size_t nByte = iMark >> 32;
+  uint32_t nOp = (uint32_t)(iMark & 0xffffffffu);
+  if( nByte<LSM_BATCH_HEADER || nByte>p->rep.n || nOp>p->nOp ){
+    return lsmErr(LSM_INVALID, "batch mark does not belong to this batch");
+  }
+  /* an iterator made before keeps the old index, unchanged: operations
+  ** added from now on go into a new one */
+  if( nOp<p->nOp ) batchDropIndex(p);
+  p->rep.n = nByte;
+  p->nOp = nOp;
+  return LSM_OK;
+}
+
+int lsm_batch_clear(lsm_batch *p){
+  return lsm_batch_truncate(p, (size_t)LSM_BATCH_HEADER << 32);
+}
+
+int lsm_batch_get(const lsm_batch *p, const void *pKey, size_t nKey,
+                  const void **ppVal, size_t *pnVal, int *pbDeleted){
+  const uint8_t *pVal = 0;
+  size_t nVal = 0;
+  LsmMemtable *pIndex;
+  int rc = lsmBatchIndex(p, &pIndex);
+  if( rc!=LSM_OK ) return rc;
+  rc = lsmMemtableGet(pIndex, pKey, nKey, LSM_MAX_SEQ, &pVal, &nVal,
+                      pbDeleted);
+  if( rc==LSM_OK ){
+    *ppVal = pVal;
+    *pnVal = nVal;
+  }
+  return rc;
+}
+
+static int batchLoadOp(void *pArg, uint64_t seq, int kind,
+                       const uint8_t *pKey, size_t nKey,
+                       const uint8_t *pVal, size_t nVal){
+  (void)seq;
+  return batchAdd((lsm_batch*)pArg, kind, pKey, nKey, pVal, nVal);
+}
+
+int lsm_batch_load(lsm_batch *p, const void *pData, size_t nData){
+  int rc = lsm_batch_clear(p);
+  if( rc==LSM_OK ) rc = lsmBatchForEach(pData, nData, batchLoadOp, p);
+  if( rc!=LSM_OK ) lsm_batch_clear(p);
+  return rc;
+}
+
+const void *lsm_batch_data(const lsm_batch *p, size_t *pnData){
+  return lsmBatchData(p, pnData);
+}
+
+
+void lsmBatchSetSeq(lsm_batch *p, uint64_t seq){
+  lsmPut64(p->rep.p, seq);
+  lsmPut32(p->rep.p + 8, p->nOp);
+}
+
+const uint8_t *lsmBatchData(const lsm_batch *p, size_t *pn){
+  lsmPut32(p->rep.p + 8, p->nOp);
+  *pn = p->rep.n;
+  return p->rep.p;
+}
+
+int lsmBatchAppend(lsm_batch *pDst, const lsm_batch *pSrc){
+  int rc = lsmBufAppend(&pDst->rep, pSrc->rep.p + LSM_BATCH_HEADER,
+                        pSrc->rep.n - LSM_BATCH_HEADER);
+  if( rc==LSM_OK ) pDst->nOp += pSrc->nOp;
+  return rc;
+}
+
+uint64_t lsmBatchDataSeq(const uint8_t *p){ return lsmGet64(p); }
+uint32_t lsmBatchDataCount(const uint8_t *p){ return lsmGet32(p + 8); }
 
 static int batchInsertOp(void *pArg, uint64_t seq, int kind,
                          const uint8_t *pKey, size_t nKey,

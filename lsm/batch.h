@@ -53,7 +53,9 @@ int lsmBatchInsert(const uint8_t *p, size_t n, LsmMemtable *pMem);
 */
 int lsmLogRecordCheck(const char *zPath, uint64_t iOff, int type, size_t n);
 
-/* The index of an indexed batch (NULL if not indexed). */
-LsmMemtable *lsmBatchIndex(const lsm_batch *pBatch);
+/* Set *ppIndex to the index of an indexed batch, brought up to date
+** with every operation (LSM_NOMEM possible); LSM_INVALID if the batch
+** was not created indexed. */
+int lsmBatchIndex(const lsm_batch *pBatch, LsmMemtable **ppIndex);
 
 #endif /* LSM_BATCH_H */

@@ -1001,17 +1001,23 @@ int lsm_iter_new_batch(lsm_db *db, const lsm_snapshot *pSnap,
   LsmIter *pMerge = 0;
   int i, rc = LSM_OK;
 
+  LsmMemtable *pIndex = 0;
+
   lsmErrClear();
   *ppIter = 0;
-  if( pBatch && lsmBatchIndex(pBatch)==0 ){
-    return lsmDbResult(db, lsmErr(LSM_INVALID,
-          "lsm_iter_new_batch needs a batch created by lsm_batch_new_indexed"));
+  if( pBatch ){
+    rc = lsmBatchIndex(pBatch, &pIndex);
+    if( rc==LSM_INVALID ){
+      return lsmDbResult(db, lsmErr(LSM_INVALID, "lsm_iter_new_batch needs "
+                                    "a batch created by lsm_batch_new_indexed"));
+    }
+    if( rc!=LSM_OK ) return lsmDbResult(db, rc);
   }
   readStateGet(db, pSnap, &rs);
   apChild = lsmMalloc(sizeof(LsmIter*)*(size_t)(rs.nImm + 2));
   if( apChild==0 ) rc = LSM_NOMEM;
-  if( rc==LSM_OK && pBatch ){
-    rc = lsmMemtableIterNew(lsmBatchIndex(pBatch), &apChild[nChild]);
+  if( rc==LSM_OK && pIndex ){
+    rc = lsmMemtableIterNew(pIndex, &apChild[nChild]);
     if( rc==LSM_OK ) nChild++;
   }
   if( rc==LSM_OK ){
@@ -1038,6 +1044,7 @@ int lsm_iter_new_batch(lsm_db *db, const lsm_snapshot *pSnap,
   if( rc==LSM_OK ){
     rc = lsmDbIterNew(pMerge, rs.seq, pLo, nLo, pHi, nHi,
                       releaseVersion, rs.v, ppIter);
+    if( rc==LSM_OK && pBatch ) lsmDbIterLimitOverlay(*ppIter, lsm_batch_count(pBatch));
   }else{
     lsmVersionUnref(rs.v);
   }

@@ -65,6 +65,7 @@
 struct lsm_iter {
   LsmIter *pIter;             /* internal iterator, owned */
   uint64_t seq;               /* snapshot (see dbiterVisible) */
+  uint64_t iOverlayEnd;       /* overlay entries below this are visible */
   int bLo, bHi;               /* whether each bound is set */
   LsmBuf lo, hi;              /* the bounds, user keys: lo <= k < hi */
   void (*xRelease)(void*);    /* called after pIter is closed */
@@ -117,7 +118,7 @@ static int dbiterEntry(lsm_iter *it, DbiterEntry *pEntry){
 
 /* Whether an entry of sequence seq exists for this iterator's reader. */
 static int dbiterVisible(const lsm_iter *it, uint64_t seq){
-  return seq<=it->seq || seq>=LSM_OVERLAY_SEQ;
+  return seq<=it->seq || (seq>=LSM_OVERLAY_SEQ && seq<it->iOverlayEnd);
 }
 
 static int dbiterBelowLo(const lsm_iter *it, const uint8_t *p, size_t n){
@@ -281,6 +282,7 @@ int lsmDbIterNew(LsmIter *pInternal, uint64_t seq,
   if( rc==LSM_OK ){
     it->pIter = pInternal;
     it->seq = seq;
+    it->iOverlayEnd = UINT64_MAX;
     it->xRelease = xRelease;
     it->pReleaseArg = pReleaseArg;
     it->bLo = pLo!=0;
@@ -297,6 +299,10 @@ int lsmDbIterNew(LsmIter *pInternal, uint64_t seq,
     if( xRelease ) xRelease(pReleaseArg);
   }
   return rc;
+}
+
+void lsmDbIterLimitOverlay(lsm_iter *it, uint32_t nOverlay){
+  it->iOverlayEnd = LSM_OVERLAY_SEQ + nOverlay;
 }
 
 void lsm_iter_free(lsm_iter *it){

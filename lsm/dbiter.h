@@ -35,4 +35,9 @@ int lsmDbIterNew(LsmIter *pInternal, uint64_t seq,
                  void (*xRelease)(void*), void *pReleaseArg,
                  lsm_iter **ppIter);
 
+/* Show only the first nOverlay overlay entries (those numbered below
+** LSM_OVERLAY_SEQ + nOverlay): a batch's operations as they were when
+** the iterator was made, though later ones join the same index. */
+void lsmDbIterLimitOverlay(lsm_iter *it, uint32_t nOverlay);
+
 #endif /* LSM_DBITER_H */

@@ -202,21 +202,22 @@ void lsm_batch_free(lsm_batch *pBatch);
 int lsm_batch_put(lsm_batch *pBatch, const void *pKey, size_t nKey,
                   const void *pVal, size_t nVal);
 int lsm_batch_delete(lsm_batch *pBatch, const void *pKey, size_t nKey);
-int lsm_batch_clear(lsm_batch *pBatch);    /* LSM_NOMEM possible if indexed */
+int lsm_batch_clear(lsm_batch *pBatch);
 uint32_t lsm_batch_count(const lsm_batch *pBatch);   /* operations */
 size_t lsm_batch_size(const lsm_batch *pBatch);      /* encoded bytes */
 /* A mark is the batch's state now; truncating to it drops every
 ** operation added since (used for savepoints). */
 size_t lsm_batch_mark(const lsm_batch *pBatch);
-int lsm_batch_truncate(lsm_batch *pBatch, size_t iMark);  /* LSM_NOMEM possible */
+int lsm_batch_truncate(lsm_batch *pBatch, size_t iMark);
 
-/* Apply pBatch atomically: all of it is visible and durable, or none. */
 /* The batch's encoding (FORMAT.md, "Write batch"), valid until the
 ** batch changes; lsm_batch_load replaces a batch's operations with those
 ** of such an encoding: LSM_CORRUPT if it is malformed (the batch is then
 ** empty). */
 const void *lsm_batch_data(const lsm_batch *pBatch, size_t *pnData);
 int lsm_batch_load(lsm_batch *pBatch, const void *pData, size_t nData);
+
+/* Apply pBatch atomically: all of it is visible and durable, or none. */
 int lsm_write(lsm_db *db, const lsm_batch *pBatch);
 
 /*
@@ -228,7 +229,8 @@ int lsm_write(lsm_db *db, const lsm_batch *pBatch);
 ** lsm_iter_new_batch is lsm_iter_new with pBatch's writes laid over the
 ** snapshot (the newest operation on a key wins); the iterator sees the
 ** batch as it was when the iterator was created.  Both return LSM_INVALID
-** for a batch that was not created indexed.
+** for a batch that was not created indexed, and may return LSM_NOMEM: the
+** key order is built when first read, not as operations are added.
 */
 int lsm_batch_new_indexed(lsm_batch **ppBatch);
 int lsm_batch_get(const lsm_batch *pBatch, const void *pKey, size_t nKey,

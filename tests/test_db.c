@@ -189,6 +189,27 @@ static void test_indexed_batch(void **state){
   }
   assert_false(lsm_iter_valid(it));
   lsm_iter_free(it);
+  /* An iterator sees the batch as it was when made: not the writes
+  ** added after it, nor those a truncation then replaced. */
+  {
+    size_t iMark = lsm_batch_mark(b);
+    const void *pK;
+    size_t nK;
+    assert_int_equal(lsm_iter_new_batch(db, 0, b, 0, 0, 0, 0, &it), LSM_OK);
+    assert_int_equal(lsm_batch_put(b, "a2", 2, "later", 5), LSM_OK);
+    assert_int_equal(lsm_batch_get(b, "a2", 2, &pVal, &nVal, &bDel), LSM_OK);
+    assert_int_equal(lsm_iter_seek(it, "a", 1), LSM_OK);
+    assert_int_equal(lsm_iter_next(it), LSM_OK);
+    pK = lsm_iter_key(it, &nK);
+    assert_memory_equal(pK, "b", 1);
+    assert_int_equal(lsm_batch_truncate(b, iMark), LSM_OK);
+    assert_int_equal(lsm_batch_get(b, "a2", 2, &pVal, &nVal, &bDel), LSM_NOTFOUND);
+    assert_int_equal(lsm_batch_put(b, "b", 1, "newer", 5), LSM_OK);
+    pVal = lsm_iter_value(it, &nVal);
+    assert_int_equal(nVal, 3);                /* still "new" */
+    lsm_iter_free(it);
+    assert_int_equal(lsm_batch_truncate(b, iMark), LSM_OK);
+  }
   /* Nothing of the batch is visible outside it until written. */
   checkStr(db, 0, "b", 0);
   checkStr(db, 0, "c", "old");

@@ -46,11 +46,10 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 .SECONDARY:
 all: deps $(LIB) $(EXT) $(TOOL)
 
-# Debian packages the build needs: header or program -> package.
-DEPS := /usr/include/sqlite3.h:libsqlite3-dev /usr/bin/sqlite3:sqlite3 \
-        /usr/include/cmocka.h:libcmocka-dev /usr/include/lz4.h:liblz4-dev
-deps:
-	@missing=""; for d in $(DEPS); do f=$${d%%:*}; p=$${d##*:}; \
+# $(call install_missing,PATH:PACKAGE ...): install (as root, or print the
+# apt-get command) the Debian packages whose PATH is missing.
+define install_missing
+	@missing=""; for d in $(1); do f=$${d%%:*}; p=$${d##*:}; \
 	  [ -e $$f ] || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -60,6 +59,13 @@ deps:
 	    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+endef
+
+# Debian packages the build needs: header or program -> package.
+DEPS := /usr/include/sqlite3.h:libsqlite3-dev /usr/bin/sqlite3:sqlite3 \
+        /usr/include/cmocka.h:libcmocka-dev /usr/include/lz4.h:liblz4-dev
+deps:
+	$(call install_missing,$(DEPS))
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -116,16 +122,7 @@ BENCH_BIN  := $(B)/bench/dbbench
 
 .PHONY: bench bench-scale bench-deps
 bench-deps:
-	@missing=""; for d in $(BENCH_DEPS); do f=$${d%%:*}; p=$${d##*:}; \
-	  [ -e $$f ] || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing:$$missing"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) || exit 1; \
-	  else \
-	    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	fi
+	$(call install_missing,$(BENCH_DEPS))
 
 $(BENCH_OBJ): | bench-deps
 

@@ -610,22 +610,22 @@ static void plVerify(lsm_db *db, int nAck){
   }
 }
 
-static void test_power_loss(void **state){
-  TestEnv *pTest = testenvNew();
-  lsm_options opts;
+/*
+** Run the workload with a power loss (torn on odd k) when the k-th fsync
+** completes, for k = 1, 2, ... until the workload finishes first; after
+** each crash reopen and hand the recovered database to xCheck with the
+** number of batches acknowledged.  Returns the crashes made.
+*/
+static int plEveryFsync(const lsm_options *pOpts, TestEnv *pTest,
+                        void (*xCheck)(lsm_db*, int k, int nAck)){
   int k, nCrash = 0;
-  (void)state;
-  lsm_options_init(&opts);
-  opts.env = testenvEnv(pTest);
-  opts.memtable_size = 8<<10;
   for(k=1; ; k++){
     lsm_db *db = 0;
     int nAck = 0;
-    int bTorn = k%2;
     testRmTree(zDir);
     testenvRestart(pTest);
-    assert_int_equal(lsm_open(zDir, &opts, &db), LSM_OK);
-    testenvCrashAtSync(pTest, (uint64_t)k, bTorn, (unsigned)k);
+    assert_int_equal(lsm_open(zDir, pOpts, &db), LSM_OK);
+    testenvCrashAtSync(pTest, (uint64_t)k, k%2, (unsigned)k);
     plWorkload(db, &nAck);
     if( !testenvCrashed(pTest) ){
       /* The workload finished before the k-th fsync: done. */
@@ -636,18 +636,55 @@ static void test_power_loss(void **state){
     lsm_close(db);
     testenvRestart(pTest);
     db = 0;
-    if( lsm_open(zDir, &opts, &db)!=LSM_OK ){
+    if( lsm_open(zDir, pOpts, &db)!=LSM_OK ){
       fail_msg("reopen after crash at fsync %d: %s", k, lsm_errmsg(db));
     }
-    plVerify(db, nAck);
-    /* The recovered database takes writes. */
-    putStr(db, "after", "crash");
-    checkStr(db, 0, "after", "crash");
+    xCheck(db, k, nAck);
     assert_int_equal(lsm_close(db), LSM_OK);
   }
+  return nCrash;
+}
+
+/* sync=full: every acknowledged batch survives, and the database takes
+** writes. */
+static void plCheckFull(lsm_db *db, int k, int nAck){
+  (void)k;
+  plVerify(db, nAck);
+  putStr(db, "after", "crash");
+  checkStr(db, 0, "after", "crash");
+}
+
+static void test_power_loss(void **state){
+  TestEnv *pTest = testenvNew();
+  lsm_options opts;
+  int nCrash;
+  (void)state;
+  lsm_options_init(&opts);
+  opts.env = testenvEnv(pTest);
+  opts.memtable_size = 8<<10;
+  nCrash = plEveryFsync(&opts, pTest, plCheckFull);
   print_message("power loss: %d crash points verified\n", nCrash);
   assert_true(nCrash>50);
   testenvFree(pTest);
+}
+
+/* sync=normal: whole batches or none, and no batch after a lost one. */
+static void plCheckPrefix(lsm_db *db, int k, int nAck){
+  int i, bGap = 0;
+  (void)nAck;
+  plVerify(db, 0);                    /* whole or absent, never partial */
+  for(i=0; i<PL_BATCHES; i++){
+    char zK[32];
+    void *pV = 0;
+    size_t nV;
+    int rc;
+    snprintf(zK, sizeof(zK), "b%03d-0", i);
+    rc = lsm_get(db, 0, zK, strlen(zK), &pV, &nV);
+    lsm_free(pV);
+    if( rc==LSM_OK && bGap ) fail_msg("crash at fsync %d: batch %d survived "
+                                      "a lost earlier batch", k, i);
+    if( rc!=LSM_OK ) bGap = 1;
+  }
 }
 
 /*
@@ -658,46 +695,13 @@ static void test_power_loss(void **state){
 static void test_power_loss_normal(void **state){
   TestEnv *pTest = testenvNew();
   lsm_options opts;
-  int k, nCrash = 0;
+  int nCrash;
   (void)state;
   lsm_options_init(&opts);
   opts.env = testenvEnv(pTest);
   opts.sync_mode = LSM_SYNC_NORMAL;
   opts.memtable_size = 8<<10;
-  for(k=1; ; k++){
-    lsm_db *db = 0;
-    int nAck = 0, i, bGap = 0;
-    testRmTree(zDir);
-    testenvRestart(pTest);
-    assert_int_equal(lsm_open(zDir, &opts, &db), LSM_OK);
-    testenvCrashAtSync(pTest, (uint64_t)k, k%2, (unsigned)k);
-    plWorkload(db, &nAck);
-    if( !testenvCrashed(pTest) ){
-      lsm_close(db);
-      break;
-    }
-    nCrash++;
-    lsm_close(db);
-    testenvRestart(pTest);
-    db = 0;
-    if( lsm_open(zDir, &opts, &db)!=LSM_OK ){
-      fail_msg("reopen after crash at fsync %d: %s", k, lsm_errmsg(db));
-    }
-    plVerify(db, 0);                    /* whole or absent, never partial */
-    for(i=0; i<PL_BATCHES; i++){
-      char zK[32];
-      void *pV = 0;
-      size_t nV;
-      int rc;
-      snprintf(zK, sizeof(zK), "b%03d-0", i);
-      rc = lsm_get(db, 0, zK, strlen(zK), &pV, &nV);
-      lsm_free(pV);
-      if( rc==LSM_OK && bGap ) fail_msg("crash at fsync %d: batch %d survived "
-                                        "a lost earlier batch", k, i);
-      if( rc!=LSM_OK ) bGap = 1;
-    }
-    assert_int_equal(lsm_close(db), LSM_OK);
-  }
+  nCrash = plEveryFsync(&opts, pTest, plCheckPrefix);
   print_message("power loss, sync=normal: %d crash points, all prefixes\n", nCrash);
   assert_true(nCrash>5);
   testenvFree(pTest);

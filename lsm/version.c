@@ -367,6 +367,24 @@ static int editDeletes(const LsmVersionEdit *e, int iLevel, uint64_t iFile){
 }
 
 /*
+** The metadata in pBase of table iFile if e moves it (deletes it from
+** one level and adds it to another), else NULL.  The moved table keeps
+** that object, so that one reference count covers every version that
+** lists the file, at either level: the file goes only when all have.
+*/
+static LsmFileMeta *movedMeta(const LsmVersion *pBase, const LsmVersionEdit *e,
+                              uint64_t iFile){
+  int i, j;
+  for(i=0; pBase && i<LSM_NUM_LEVELS; i++){
+    for(j=0; j<pBase->anFile[i]; j++){
+      LsmFileMeta *m = pBase->aapFile[i][j];
+      if( m->iFile==iFile && editDeletes(e, i, iFile) ) return m;
+    }
+  }
+  return 0;
+}
+
+/*
 ** Build in *ppOut the version that results from applying e to pBase
 ** (NULL: the empty version).  Checks that every deleted table exists and
 ** that levels 1.. stay disjoint; LSM_CORRUPT otherwise.
@@ -396,8 +414,11 @@ static int versionBuild(LsmVersionSet *pSet, const LsmVersion *pBase,
     }
     for(j=0; j<e->nAdd; j++){
       if( e->aAdd[j].iLevel==i ){
-        LsmFileMeta *m = e->aAdd[j].pMeta;
-        m->pSet = pSet;
+        LsmFileMeta *m = movedMeta(pBase, e, e->aAdd[j].pMeta->iFile);
+        if( m==0 ){
+          m = e->aAdd[j].pMeta;
+          m->pSet = pSet;
+        }
         fileRef(m);
         v->aapFile[i][v->anFile[i]++] = m;
       }

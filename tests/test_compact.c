@@ -1241,6 +1241,65 @@ static lsm_options ioOptions(TestEnv *pTest){
   return opts;
 }
 
+/*
+** A table moved down a level without a rewrite keeps its file while any
+** version lists it, at its old level or its new one.  (A reader holding
+** the version from before the move once found the file deleted, as
+** "table file is missing", after the moved table was compacted away.)
+*/
+static void test_moved_table_lifetime(void **state){
+  pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+  LsmVersionSet *pVs = 0;
+  LsmVersionEdit e;
+  LsmFileMeta m;
+  LsmVersion *pOld;
+  uint8_t aKey[9];
+  char *zSst;
+  FILE *f;
+  (void)state;
+  testRmTree(zDir);
+  assert_int_equal(mkdir(zDir, 0777), 0);
+  zSst = lsmTableFileName(zDir, 100);
+  f = fopen(zSst, "w");
+  assert_non_null(f);
+  fputs("table", f);
+  fclose(f);
+  assert_int_equal(lsmVersionSetNew(lsm_env_default(), zDir, 0, &mutex, &pVs),
+                   LSM_OK);
+  lsmEditInit(&e);
+  assert_int_equal(lsmVersionSetRewrite(pVs, &e), LSM_OK);
+  lsmEditClear(&e);
+
+  memset(&m, 0, sizeof(m));
+  m.iFile = 100;
+  m.nSize = 5;
+  aKey[0] = 'k';
+  lsmPut64(aKey+1, lsmIkeyTrailer(1, LSM_KIND_VALUE));
+  assert_int_equal(lsmBufSet(&m.smallest, aKey, 9), LSM_OK);
+  assert_int_equal(lsmBufSet(&m.largest, aKey, 9), LSM_OK);
+  lsmEditInit(&e);                            /* a flush: level 0 */
+  assert_int_equal(lsmEditAddMeta(&e, 0, &m), LSM_OK);
+  assert_int_equal(lsmVersionSetApply(pVs, &e), LSM_OK);
+  lsmEditClear(&e);
+  pOld = lsmVersionCurrent(pVs);              /* a reader's version */
+  lsmEditInit(&e);                            /* the move to level 1 */
+  assert_int_equal(lsmEditDelFile(&e, 0, 100), LSM_OK);
+  assert_int_equal(lsmEditAddMeta(&e, 1, &m), LSM_OK);
+  assert_int_equal(lsmVersionSetApply(pVs, &e), LSM_OK);
+  lsmEditClear(&e);
+  lsmEditInit(&e);                            /* compacted away */
+  assert_int_equal(lsmEditDelFile(&e, 1, 100), LSM_OK);
+  assert_int_equal(lsmVersionSetApply(pVs, &e), LSM_OK);
+  lsmEditClear(&e);
+  assert_true(access(zSst, F_OK)==0);        /* the reader still needs it */
+  lsmVersionUnref(pOld);
+  assert_true(access(zSst, F_OK)!=0);        /* the last version let go */
+  lsmBufFree(&m.smallest);
+  lsmBufFree(&m.largest);
+  lsmVersionSetFree(pVs);
+  lsmFree(zSst);
+}
+
 /* After a background error rc: writes refused with the message, reads right,
 ** the statistics show the error. */
 static void ioCheckErrorState(lsm_db *db, int rc, const int32_t *aModel){
@@ -1500,12 +1559,13 @@ static int ccCheckKey(CcWriter *a, const lsm_snapshot *pSnap, int k, uint32_t c)
   rc = lsm_get(a->p->db, pSnap, zK, 8, &pVal, &nVal);
   if( c==0 ){
     if( rc!=LSM_NOTFOUND ){
-      ccFail(a->p, "writer %d: get %s%s: rc=%d, expected not found",
-             a->iWriter, zK, pSnap ? " (snapshot)" : "", rc);
+      ccFail(a->p, "writer %d: get %s%s: rc=%d (%s), expected not found",
+             a->iWriter, zK, pSnap ? " (snapshot)" : "", rc,
+             rc==LSM_OK ? "found" : lsm_errmsg(a->p->db));
     }
   }else if( rc!=LSM_OK ){
-    ccFail(a->p, "writer %d: get %s%s: rc=%d", a->iWriter, zK,
-           pSnap ? " (snapshot)" : "", rc);
+    ccFail(a->p, "writer %d: get %s%s: rc=%d (%s)", a->iWriter, zK,
+           pSnap ? " (snapshot)" : "", rc, lsm_errmsg(a->p->db));
   }else if( !ccValOk(zK, 8, pVal, nVal, &cGot) || cGot!=c ){
     ccFail(a->p, "writer %d: get %s%s: counter %u, expected %u", a->iWriter,
            zK, pSnap ? " (snapshot)" : "", cGot, c);
@@ -2208,6 +2268,7 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_space_reclaimed, setup, teardown),
     cmocka_unit_test_setup_teardown(test_snapshot_full_compaction, setup, teardown),
     cmocka_unit_test_setup_teardown(test_power_loss_compaction, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_moved_table_lifetime, setup, teardown),
     cmocka_unit_test_setup_teardown(test_io_error_compaction, setup, teardown),
     cmocka_unit_test_setup_teardown(test_io_error_every_append, setup, teardown),
     cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),

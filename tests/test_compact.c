@@ -1180,7 +1180,10 @@ static void ioVerify(lsm_db *db, const int32_t *aModel){
     ioKey(k, zK);
     rc = lsm_get(db, 0, zK, 5, &pVal, &nVal);
     if( aModel[k]<0 ){
-      if( rc!=LSM_NOTFOUND ) fail_msg("get %s: rc=%d, expected not found", zK, rc);
+      if( rc!=LSM_NOTFOUND ){
+        fail_msg("get %s: rc=%d (%s), expected not found", zK, rc,
+                 rc==LSM_OK ? "found" : lsm_errmsg(db));
+      }
     }else{
       n = ioVal(aModel[k], zV);
       if( rc!=LSM_OK ) fail_msg("get %s: rc=%d %s", zK, rc, lsm_errmsg(db));

@@ -389,20 +389,24 @@ static int regIsEngineFile(const char *zName){
 }
 
 /*
-** The name of an entry of zDir that is not the engine's (sqlite3_malloc),
-** or NULL if there is none or zDir cannot be read.
+** Set *pzName to the name of an entry of zDir that is not the engine's
+** (sqlite3_malloc), or NULL if there is none or zDir cannot be read.
+** SQLITE_OK or SQLITE_NOMEM.
 */
-static char *regForeignFile(const char *zDir){
+static int regForeignFile(const char *zDir, char **pzName){
   DIR *pDir = opendir(zDir);
   struct dirent *pEnt;
-  char *zName = 0;
-  if( pDir==0 ) return 0;
-  while( zName==0 && (pEnt = readdir(pDir))!=0 ){
+  *pzName = 0;
+  if( pDir==0 ) return SQLITE_OK;
+  while( (pEnt = readdir(pDir))!=0 ){
     if( strcmp(pEnt->d_name, ".")==0 || strcmp(pEnt->d_name, "..")==0 ) continue;
-    if( !regIsEngineFile(pEnt->d_name) ) zName = sqlite3_mprintf("%s", pEnt->d_name);
+    if( !regIsEngineFile(pEnt->d_name) ){
+      *pzName = sqlite3_mprintf("%s", pEnt->d_name);
+      break;
+    }
   }
   closedir(pDir);
-  return zName;
+  return (pEnt && *pzName==0) ? SQLITE_NOMEM : SQLITE_OK;
 }
 
 int lsmvDirOnReadOnlyFs(const char *zPath){
@@ -748,7 +752,8 @@ int lsmvSharedOpenTable(const char *zPath, const lsm_options *pOpts,
     /* a table's directory holds its files only: taking over one that
     ** holds something else would mix them (and DROP would leave a
     ** half-emptied directory) */
-    char *zForeign = regForeignFile(zPath);
+    char *zForeign = 0;
+    rc = regForeignFile(zPath, &zForeign);
     if( zForeign ){
       *pzErr = sqlite3_mprintf("directory \"%s\" holds files that are not an "
                                "lsm table's (\"%s\"); give the table a new or "

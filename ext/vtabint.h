@@ -353,6 +353,7 @@ struct LsmvTab {
   int bRedo;                /* iTxn has a row in the redo table */
   sqlite3_stmt *pRedoWrite; /* INSERT INTO redo */
   sqlite3_stmt *pRedoDelete;/* DELETE FROM redo WHERE txn BETWEEN ? AND ? */
+  uint64_t iRedoPruned;     /* redo rows up to this were last deleted */
 
   /* statement snapshot shared by cursors open outside a transaction */
   LsmvSnap *pStmtSnap;

@@ -164,6 +164,16 @@ int lsmvShadowHasToken(sqlite3 *db, const char *zSchema, const char *zToken,
   return rc;
 }
 
+/* Prefix *pzErr, if set, with what was being read. */
+static void txnRecoveryError(const LsmvOwner *pOwner, char **pzErr){
+  if( *pzErr ){
+    char *z = sqlite3_mprintf("reading the commit records of %s in \"%s\": %s",
+                              pOwner->zTable, pOwner->zDbFile, *pzErr);
+    sqlite3_free(*pzErr);
+    *pzErr = z;
+  }
+}
+
 int lsmvShadowOpenPrivate(const LsmvOwner *pOwner, int bReadOnly,
                           sqlite3 **pdb, char **pzErr){
   int rc = sqlite3_open_v2(pOwner->zDbFile, pdb, bReadOnly ?
@@ -173,23 +183,12 @@ int lsmvShadowOpenPrivate(const LsmvOwner *pOwner, int bReadOnly,
     /* a hot journal of the crashed process may need rolling back first */
     sqlite3_busy_timeout(*pdb, 5000);
   }else{
-    *pzErr = sqlite3_mprintf("reading the commit records of %s in \"%s\": %s",
-                             pOwner->zTable, pOwner->zDbFile,
-                             *pdb ? sqlite3_errmsg(*pdb) : "out of memory");
+    *pzErr = sqlite3_mprintf("%s", *pdb ? sqlite3_errmsg(*pdb) : "out of memory");
+    txnRecoveryError(pOwner, pzErr);
     sqlite3_close(*pdb);
     *pdb = 0;
   }
   return rc;
-}
-
-/* Prefix *pzErr, if set, with what was being read. */
-static void txnRecoveryError(const LsmvOwner *pOwner, char **pzErr){
-  if( *pzErr ){
-    char *z = sqlite3_mprintf("reading the commit records of %s in \"%s\": %s",
-                              pOwner->zTable, pOwner->zDbFile, *pzErr);
-    sqlite3_free(*pzErr);
-    *pzErr = z;
-  }
 }
 
 int lsmvShadowCommitted(sqlite3 *dbPriv, const LsmvOwner *pOwner,
@@ -256,7 +255,7 @@ int lsmvShadowReplay(sqlite3 *dbPriv, const LsmvOwner *pOwner, lsm_db *pDb,
         rc = SQLITE_BUSY;
       }else{
         rc = txnApply(pDb, pBatch, iTxn, a, n, pzErr);
-        (*pnRow)++;
+        if( rc==SQLITE_OK ) (*pnRow)++;
       }
     }
   }
@@ -373,7 +372,14 @@ int lsmvTabRedoWrite(LsmvTab *pTab){
   char *zErr = 0;
   size_t nData;
   const void *pData = lsm_batch_data(pTab->pBatch, &nData);
-  int rc = tabRedoDelete(pTab, 0, lsm_txn_durable(pTab->pDb), &zErr);
+  uint64_t iDurable = lsm_txn_durable(pTab->pDb);
+  int rc = SQLITE_OK;
+  /* rows up to iDurable went with an earlier prune of this connection
+  ** (if that transaction rolled back, the next prune takes them) */
+  if( iDurable>pTab->iRedoPruned ){
+    rc = tabRedoDelete(pTab, 0, iDurable, &zErr);
+    if( rc==SQLITE_OK ) pTab->iRedoPruned = iDurable;
+  }
   if( rc==SQLITE_OK ){
     rc = tabStmt(pTab, &pTab->pRedoWrite, "INSERT OR REPLACE INTO \"%w\".\"%w_"
                  LSMV_REDO_SUFFIX "\" VALUES(?1, ?2)", &zErr);

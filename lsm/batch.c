@@ -246,7 +246,6 @@ const void *lsm_batch_data(const lsm_batch *p, size_t *pnData){
   return lsmBatchData(p, pnData);
 }
 
-
 void lsmBatchSetSeq(lsm_batch *p, uint64_t seq){
   lsmPut64(p->rep.p, seq);
   lsmPut32(p->rep.p + 8, p->nOp);

@@ -999,9 +999,8 @@ int lsm_iter_new_batch(lsm_db *db, const lsm_snapshot *pSnap,
   LsmIter **apChild = 0;
   int nChild = 0;
   LsmIter *pMerge = 0;
-  int i, rc = LSM_OK;
-
   LsmMemtable *pIndex = 0;
+  int i, rc = LSM_OK;
 
   lsmErrClear();
   *ppIter = 0;

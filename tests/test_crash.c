@@ -65,6 +65,7 @@
 #include "../ext/vtabplan.c"
 #include "../ext/vtabtxn.c"
 #include "support/testenv.h"
+#include "support/sqltest.h"
 
 static char crSelf[PATH_MAX];       /* this program */
 static int crnInDoubt;              /* "in doubt" notices from the registry */
@@ -259,28 +260,6 @@ static void crRegisterVfs(void){
 
 /*---------------------------------------------------------------- helpers --*/
 
-static void crExec(sqlite3 *db, const char *zSql){
-  char *zErr = 0;
-  int rc = sqlite3_exec(db, zSql, 0, 0, &zErr);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, zErr);
-  assert_int_equal(rc, SQLITE_OK);
-}
-
-/* One integer from zSql. */
-static sqlite3_int64 crInt(sqlite3 *db, const char *zSql){
-  sqlite3_stmt *pStmt = 0;
-  sqlite3_int64 v;
-  int rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_OK);
-  rc = sqlite3_step(pStmt);
-  if( rc!=SQLITE_ROW ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_ROW);
-  v = sqlite3_column_int64(pStmt, 0);
-  sqlite3_finalize(pStmt);
-  return v;
-}
-
 /* The SQL of transaction id: three lsm rows and one native row. */
 static char *crTxnSql(sqlite3_int64 id){
   return sqlite3_mprintf("BEGIN;"
@@ -295,7 +274,7 @@ static char *crTxnSql(sqlite3_int64 id){
 */
 static int crCheckAgree(sqlite3 *db, sqlite3_int64 iCheck, int *pbHas){
   /* ids with other than 3 lsm rows, or in one store only */
-  sqlite3_int64 nBad = crInt(db,
+  sqlite3_int64 nBad = sqltestInt(db,
       "SELECT count(*) FROM ("
       "  SELECT k/10 AS id, count(*) AS c FROM kv GROUP BY 1"
       ") k FULL JOIN n ON n.id = k.id "
@@ -305,9 +284,9 @@ static int crCheckAgree(sqlite3 *db, sqlite3_int64 iCheck, int *pbHas){
     fprintf(stderr, "stores disagree on %lld transactions\n", (long long)nBad);
   }
   assert_int_equal(nBad, 0);
-  *pbHas = crInt(db, z)!=0;
+  *pbHas = sqltestInt(db, z)!=0;
   sqlite3_free(z);
-  return (int)crInt(db, "SELECT count(*) FROM n");
+  return (int)sqltestInt(db, "SELECT count(*) FROM n");
 }
 
 /*------------------------------------------------------------ kill points --*/
@@ -352,10 +331,10 @@ static int crKillTrial(int eAt, int nDbIo, int bWal, int bInline, int *pbHas){
                           "kill.db-shm kill_data"), 0);
   assert_int_equal(sqlite3_open("kill.db", &db), SQLITE_OK);
   assert_int_equal(sqlite3_lsmvtab_init(db, 0, 0), SQLITE_OK);
-  crExec(db, bInline ? "CREATE VIRTUAL TABLE kv USING lsm(kill_data, k INTEGER, v);"
+  sqltestExec(db, bInline ? "CREATE VIRTUAL TABLE kv USING lsm(kill_data, k INTEGER, v);"
                      : "CREATE VIRTUAL TABLE kv USING lsm(kill_data, inline_commit=0,"
                        " k INTEGER, v);");
-  crExec(db, "CREATE TABLE n(id INTEGER PRIMARY KEY);");
+  sqltestExec(db, "CREATE TABLE n(id INTEGER PRIMARY KEY);");
   sqlite3_close(db);               /* no engine open across the fork */
 
   fflush(stdout);
@@ -378,11 +357,11 @@ static int crKillTrial(int eAt, int nDbIo, int bWal, int bInline, int *pbHas){
   {
     char *z = crTxnSql(5);
     int bHas5 = 0;
-    crExec(db, z);
+    sqltestExec(db, z);
     sqlite3_free(z);
     crCheckAgree(db, 5, &bHas5);
     assert_true(bHas5);
-    assert_true(crInt(db, "SELECT txn FROM kv_lsmtx")>=4);
+    assert_true(sqltestInt(db, "SELECT txn FROM kv_lsmtx")>=4);
   }
   sqlite3_close(db);
   return bKilled;
@@ -540,7 +519,7 @@ static void test_sigkill_loop(void **state){
   (void)state;
   db = crLoopOpen();
   assert_non_null(db);
-  crExec(db, "CREATE VIRTUAL TABLE kv USING lsm(loop_data, k INTEGER, v);"
+  sqltestExec(db, "CREATE VIRTUAL TABLE kv USING lsm(loop_data, k INTEGER, v);"
              "CREATE TABLE n(id INTEGER PRIMARY KEY);");
   sqlite3_close(db);
   for(iter=0; iter<nIter; iter++){
@@ -574,7 +553,7 @@ static void test_sigkill_loop(void **state){
       while( f && fgets(aLine, sizeof(aLine), f) ){
         if( strchr(aLine, '\n') ){
           char *z = sqlite3_mprintf("SELECT count(*) FROM n WHERE id=%s", aLine);
-          sqlite3_int64 n = crInt(db, z);
+          sqlite3_int64 n = sqltestInt(db, z);
           if( n!=1 ) fprintf(stderr, "acknowledged transaction %s lost", aLine);
           assert_int_equal(n, 1);
           sqlite3_free(z);

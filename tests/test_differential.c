@@ -40,6 +40,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "support/sqltest.h"
+
 #define DIFF_NSEED 8
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 # define DIFF_DEFAULT_TOTAL 20000
@@ -264,13 +266,6 @@ static void dfBothOn(DiffCtx *p, int bSecond, const char *zSql, int bOrdered,
 
 static void dfBoth(DiffCtx *p, const char *zSql, int bOrdered, int bCheck){
   dfBothOn(p, 0, zSql, bOrdered, bCheck);
-}
-
-static void dfExec(sqlite3 *db, const char *zSql){
-  char *zErr = 0;
-  int rc = sqlite3_exec(db, zSql, 0, 0, &zErr);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "%s: %s\n", zSql, zErr);
-  assert_int_equal(rc, SQLITE_OK);
 }
 
 /*------------------------------------------------------- the generator --*/
@@ -581,7 +576,7 @@ static void dfOpen(DiffCtx *p, const char *zName, sqlite3 **pDb, int bLsm){
   sqlite3_free(zPath);
   /* a cache that never spills, so that a writer never needs the
   ** EXCLUSIVE lock before its commit and the second connection can read */
-  dfExec(*pDb, "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY;"
+  sqltestExec(*pDb, "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY;"
                "PRAGMA cache_size=-65536;");
   if( bLsm ){
     sqlite3_enable_load_extension(*pDb, 1);
@@ -612,19 +607,19 @@ static void dfRunSeed(unsigned iSeed, int nStmt){
   dfOpen(&ctx, "native", &ctx.dbN, 0);
   zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE T USING lsm(data, sync=off%s)",
                          pDecl->zLsmCols);
-  dfExec(ctx.dbL, zSql);
+  sqltestExec(ctx.dbL, zSql);
   sqlite3_free(zSql);
   zSql = sqlite3_mprintf("CREATE TABLE T(%s) WITHOUT ROWID", pDecl->zNativeCols);
-  dfExec(ctx.dbN, zSql);
+  sqltestExec(ctx.dbN, zSql);
   sqlite3_free(zSql);
-  dfExec(ctx.dbL, "CREATE TABLE A(x, y); CREATE TABLE B(i INTEGER, t TEXT)");
-  dfExec(ctx.dbN, "CREATE TABLE A(x, y); CREATE TABLE B(i INTEGER, t TEXT)");
+  sqltestExec(ctx.dbL, "CREATE TABLE A(x, y); CREATE TABLE B(i INTEGER, t TEXT)");
+  sqltestExec(ctx.dbN, "CREATE TABLE A(x, y); CREATE TABLE B(i INTEGER, t TEXT)");
   for(i=0; i<20; i++){
     const char *zX = dfKeyLiteral(), *zY = dfKeyLiteral();
     zSql = sqlite3_mprintf("INSERT INTO A VALUES(%s, %s); INSERT INTO B VALUES(%s, %s)",
                            zX, zY, zX, zY);
-    dfExec(ctx.dbL, zSql);
-    dfExec(ctx.dbN, zSql);
+    sqltestExec(ctx.dbL, zSql);
+    sqltestExec(ctx.dbN, zSql);
     sqlite3_free(zSql);
   }
 
@@ -659,7 +654,7 @@ static void dfRunSeed(unsigned iSeed, int nStmt){
   zSql = sqlite3_mprintf("SELECT * FROM T ORDER BY %s", ctx.azCol[0]);
   dfBoth(&ctx, zSql, 1, 1);
   sqlite3_free(zSql);
-  dfExec(ctx.dbL, "DROP TABLE T");
+  sqltestExec(ctx.dbL, "DROP TABLE T");
 
   assert_int_equal(sqlite3_close(ctx.dbL), SQLITE_OK);
   assert_int_equal(sqlite3_close(ctx.dbN), SQLITE_OK);

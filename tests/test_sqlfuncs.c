@@ -32,38 +32,6 @@ static char *sfDir;                 /* the private directory */
 
 /*---------------------------------------------------------------- helpers --*/
 
-/* The single integer zSql returns. */
-static sqlite3_int64 sfInt(sqlite3 *db, const char *zSql){
-  sqlite3_stmt *pStmt = 0;
-  sqlite3_int64 v;
-  int rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_OK);
-  rc = sqlite3_step(pStmt);
-  if( rc!=SQLITE_ROW ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_ROW);
-  v = sqlite3_column_int64(pStmt, 0);
-  sqlite3_finalize(pStmt);
-  return v;
-}
-
-/* The single text value zSql returns (sqlite3_free; NULL for NULL). */
-static char *sfText(sqlite3 *db, const char *zSql){
-  sqlite3_stmt *pStmt = 0;
-  char *z = 0;
-  int rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_OK);
-  rc = sqlite3_step(pStmt);
-  if( rc!=SQLITE_ROW ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
-  assert_int_equal(rc, SQLITE_ROW);
-  if( sqlite3_column_type(pStmt, 0)!=SQLITE_NULL ){
-    z = sqlite3_mprintf("%s", (const char*)sqlite3_column_text(pStmt, 0));
-  }
-  sqlite3_finalize(pStmt);
-  return z;
-}
-
 static long long sfFileSize(const char *zPath){
   struct stat st;
   assert_int_equal(stat(zPath, &st), 0);
@@ -112,17 +80,17 @@ static void test_inspect(void **state){
   sqltestExpect(db, "SELECT level, smallest, largest, entries, tombstones, "
                "min_seq, max_seq FROM lsm_tables('kv')",
            "0|1|1000|1100|100|1|1100\n");
-  zFile = sfText(db, "SELECT file FROM lsm_tables('kv')");
+  zFile = sqltestText(db, "SELECT file FROM lsm_tables('kv')");
   assert_non_null(zFile);
   assert_int_equal(strlen(zFile), 10);
   assert_non_null(strstr(zFile, ".sst"));
   snprintf(zPath, sizeof(zPath), "inspect_data/%s", zFile);
   nBytes = sfFileSize(zPath);
-  assert_int_equal(sfInt(db, "SELECT bytes FROM lsm_tables('kv')"), nBytes);
+  assert_int_equal(sqltestInt(db, "SELECT bytes FROM lsm_tables('kv')"), nBytes);
   sqlite3_free(zFile);
 
   /* Seven levels; level 0 holds that table and has no byte budget. */
-  assert_int_equal(sfInt(db, "SELECT count(*) FROM lsm_levels('kv')"), 7);
+  assert_int_equal(sqltestInt(db, "SELECT count(*) FROM lsm_levels('kv')"), 7);
   {
     char *zExpect = sqlite3_mprintf("0|1|%lld|NULL|0.25\n"
                                     "1|0|0|10485760|0.0\n", nBytes);
@@ -131,7 +99,7 @@ static void test_inspect(void **state){
   }
 
   /* Every statistic is there; the known ones have their values. */
-  assert_int_equal(sfInt(db, "SELECT count(*) FROM lsm_stats('kv') WHERE name IN ("
+  assert_int_equal(sqltestInt(db, "SELECT count(*) FROM lsm_stats('kv') WHERE name IN ("
       "'user_bytes','log_bytes','flush_bytes','compaction_bytes','write_amp',"
       "'space_amp','read_amp','cache_hits','cache_misses','bloom_useful',"
       "'bloom_useless','stalls','stall_us','compactions','memtable_bytes',"
@@ -141,15 +109,15 @@ static void test_inspect(void **state){
                "'last_error','compaction_bytes')",
            "compaction_bytes|0\nflushes|1\ncompactions|0\n"
            "immutable_count|0\nlast_seq|1100\nlast_error|NULL\n");
-  assert_true(sfInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='user_bytes'")>0);
-  assert_int_equal(sfInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='flush_bytes'"),
+  assert_true(sqltestInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='user_bytes'")>0);
+  assert_int_equal(sqltestInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='flush_bytes'"),
                    nBytes);
-  assert_int_equal(sfInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='table_bytes'"),
+  assert_int_equal(sqltestInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='table_bytes'"),
                    nBytes);
 
   /* Point reads that reach the table count as probes. */
   sqltestExpect(db, "SELECT value FROM kv WHERE key=500", "v500\n");
-  assert_true(sfInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='gets'")>=1);
+  assert_true(sqltestInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='gets'")>=1);
 
   /* A full compaction drops the tombstones and what they hid. */
   sqltestExpect(db, "SELECT lsm_compact('kv')", "ok\n");
@@ -157,10 +125,10 @@ static void test_inspect(void **state){
                "sum(tombstones) FROM lsm_tables('kv')",
            "1|101|1000|900|0\n");
   sqltestExpect(db, "SELECT tables FROM lsm_levels('kv') WHERE level=0", "0\n");
-  assert_true(sfInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='compactions'")>=1);
-  assert_true(sfInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='compaction_bytes'")>0);
-  assert_true(sfInt(db, "SELECT sum(bytes) FROM lsm_tables('kv')")
-              ==sfInt(db, "SELECT sum(bytes) FROM lsm_levels('kv')"));
+  assert_true(sqltestInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='compactions'")>=1);
+  assert_true(sqltestInt(db, "SELECT value FROM lsm_stats('kv') WHERE name='compaction_bytes'")>0);
+  assert_true(sqltestInt(db, "SELECT sum(bytes) FROM lsm_tables('kv')")
+              ==sqltestInt(db, "SELECT sum(bytes) FROM lsm_levels('kv')"));
   sqltestExpect(db, "SELECT count(*), min(key), max(key) FROM kv", "900|101|1000\n");
   sqlite3_close(db);
 }
@@ -201,11 +169,11 @@ static void test_check(void **state){
   sqltestExec(db, "INSERT INTO kv VALUES(5000, 'x')");
   sqltestExpect(db, "SELECT lsm_check('kv')", "ok\n");
 
-  zFile = sfText(db, "SELECT file FROM lsm_tables('kv')");
+  zFile = sqltestText(db, "SELECT file FROM lsm_tables('kv')");
   assert_non_null(zFile);
   snprintf(zPath, sizeof(zPath), "check_data/%s", zFile);
   sfFlipByte(zPath, 20);
-  zResult = sfText(db, "SELECT lsm_check('kv')");
+  zResult = sqltestText(db, "SELECT lsm_check('kv')");
   assert_non_null(zResult);
   if( strstr(zResult, zFile)==0 || strstr(zResult, "checksum")==0 ){
     fail_msg("lsm_check: \"%s\" does not name %s", zResult, zFile);
@@ -216,13 +184,13 @@ static void test_check(void **state){
   /* A second damaged file is a second line. */
   sqltestExpect(db, "SELECT lsm_flush('kv')", "ok\n");
   {
-    char *zFile2 = sfText(db, "SELECT file FROM lsm_tables('kv') "
+    char *zFile2 = sqltestText(db, "SELECT file FROM lsm_tables('kv') "
                               "ORDER BY file DESC LIMIT 1");
     assert_non_null(zFile2);
     assert_string_not_equal(zFile2, zFile);
     snprintf(zPath, sizeof(zPath), "check_data/%s", zFile2);
     sfFlipByte(zPath, sfFileSize(zPath)-3);    /* the footer's magic */
-    zResult = sfText(db, "SELECT lsm_check('kv')");
+    zResult = sqltestText(db, "SELECT lsm_check('kv')");
     assert_non_null(zResult);
     assert_non_null(strstr(zResult, zFile));
     assert_non_null(strstr(zResult, zFile2));
@@ -241,9 +209,9 @@ static void test_backup(void **state){
   (void)state;
   sqltestExpect(db, "SELECT lsm_flush('kv')", "ok\n");
   sqltestExec(db, "UPDATE kv SET value='new' WHERE key BETWEEN 500 AND 509");
-  iSeq = sfInt(db, "SELECT lsm_backup('kv', 'backup_copy')");
+  iSeq = sqltestInt(db, "SELECT lsm_backup('kv', 'backup_copy')");
   assert_int_equal(iSeq, 1110);
-  assert_int_equal(iSeq, sfInt(db, "SELECT value FROM lsm_stats('kv') "
+  assert_int_equal(iSeq, sqltestInt(db, "SELECT value FROM lsm_stats('kv') "
                                    "WHERE name='last_seq'"));
   assert_int_equal(access("backup_copy/CURRENT", F_OK), 0);
   sqltestExec(db, "INSERT INTO kv VALUES(7777, 'after')");

@@ -757,11 +757,7 @@ static uint64_t txInlineTrial(unsigned seed, uint64_t iCrash, int bTorn){
   if( iCrash ) testenvCrashAtSync(txEnv, iCrash, bTorn, seed);
   txInlineWork(db, seed, &model);
   nSync0 = testenvCount(txEnv, TESTENV_FSYNC) - nSync0;
-  {
-    char *z = sqltestRows(db, "SELECT count(*) FROM kv_lsmredo");
-    nRedo = atoi(z);
-    sqlite3_free(z);
-  }
+  nRedo = (int)sqltestInt(db, "SELECT count(*) FROM kv_lsmredo");
   if( !iCrash ){
     assert_true(nRedo>0);                 /* inline commits happened */
     testenvCrash(txEnv, bTorn, seed);

@@ -45,6 +45,35 @@ void sqltestFails(sqlite3 *db, const char *zSql, int rc, const char *zPart){
   sqlite3_free(zErr);
 }
 
+/* zSql prepared and stepped to its first row, which must exist. */
+static sqlite3_stmt *sqltestFirstRow(sqlite3 *db, const char *zSql){
+  sqlite3_stmt *pStmt = 0;
+  int rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  if( rc!=SQLITE_OK ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
+  assert_int_equal(rc, SQLITE_OK);
+  rc = sqlite3_step(pStmt);
+  if( rc!=SQLITE_ROW ) fprintf(stderr, "%s\n  -> %s\n", zSql, sqlite3_errmsg(db));
+  assert_int_equal(rc, SQLITE_ROW);
+  return pStmt;
+}
+
+sqlite3_int64 sqltestInt(sqlite3 *db, const char *zSql){
+  sqlite3_stmt *pStmt = sqltestFirstRow(db, zSql);
+  sqlite3_int64 v = sqlite3_column_int64(pStmt, 0);
+  sqlite3_finalize(pStmt);
+  return v;
+}
+
+char *sqltestText(sqlite3 *db, const char *zSql){
+  sqlite3_stmt *pStmt = sqltestFirstRow(db, zSql);
+  char *z = 0;
+  if( sqlite3_column_type(pStmt, 0)!=SQLITE_NULL ){
+    z = sqlite3_mprintf("%s", (const char*)sqlite3_column_text(pStmt, 0));
+  }
+  sqlite3_finalize(pStmt);
+  return z;
+}
+
 char *sqltestRows(sqlite3 *db, const char *zSql){
   sqlite3_str *pOut = sqlite3_str_new(0);
   sqlite3_stmt *pStmt = 0;

@@ -23,6 +23,11 @@ void sqltestFails(sqlite3 *db, const char *zSql, int rc, const char *zPart);
 ** caller frees with sqlite3_free. */
 char *sqltestRows(sqlite3 *db, const char *zSql);
 
+/* The first column of the first row of zSql, which must have one: as an
+** integer, or as text (sqlite3_free; NULL for NULL). */
+sqlite3_int64 sqltestInt(sqlite3 *db, const char *zSql);
+char *sqltestText(sqlite3 *db, const char *zSql);
+
 /* The rows of zSql (as sqltestRows) must equal zExpect. */
 void sqltestExpect(sqlite3 *db, const char *zSql, const char *zExpect);
 

@@ -176,7 +176,7 @@ int lsmBatchIndex(const lsm_batch *pConst, LsmMemtable **ppIndex){
     return lsmErr(LSM_INVALID, "the batch was not created by "
                   "lsm_batch_new_indexed");
   }
-  if( p->pIndex==0 ) rc = lsmMemtableNew(&p->pIndex);
+  if( p->pIndex==0 ) rc = lsmMemtableNew(0, &p->pIndex);
   if( rc==LSM_OK && p->nIndexed<p->nOp ){
     rc = batchWalk(p->rep.p, p->rep.n, p->iIndexedEnd,
                    LSM_OVERLAY_SEQ + p->nIndexed, p->nOp - p->nIndexed,

@@ -350,6 +350,25 @@ static int blockRestartKey(LsmBlockIter *p, uint32_t i,
   return LSM_OK;
 }
 
+/*
+** Finish a seek: restart point lo's key is < pKey, or lo is 0, and the
+** next restart key (if any) is >= pKey.  Walk lo's region to the first
+** key >= pKey.
+*/
+static int blockSeekFrom(LsmBlockIter *p, uint32_t lo,
+                         const uint8_t *pKey, size_t nKey){
+  int rc = blockStartAt(p, lo);
+  while( rc==LSM_OK
+      && blockCompare(p->eOrder, p->key.p, p->key.n, pKey, nKey)<0 ){
+    if( p->iNext>=p->pBlock->nData ){
+      rc = blockEnd(p);
+      break;
+    }
+    rc = blockStep(p);
+  }
+  return rc;
+}
+
 int lsmBlockIterSeek(LsmBlockIter *p, const uint8_t *pKey, size_t nKey){
   uint32_t lo = 0, hi;
   int rc = LSM_OK;
@@ -369,14 +388,112 @@ int lsmBlockIterSeek(LsmBlockIter *p, const uint8_t *pKey, size_t nKey){
       else hi = mid - 1;
     }
   }
-  if( rc==LSM_OK ) rc = blockStartAt(p, lo);
-  while( rc==LSM_OK
-      && blockCompare(p->eOrder, p->key.p, p->key.n, pKey, nKey)<0 ){
-    if( p->iNext>=p->pBlock->nData ){
-      rc = blockEnd(p);
-      break;
-    }
-    rc = blockStep(p);
+  if( rc!=LSM_OK ) return rc;
+  return blockSeekFrom(p, lo, pKey, nKey);
+}
+
+/*************************************************************************
+** Restart-key summaries.
+*/
+
+/* Length of the part of a key that the summary describes. */
+static size_t blockKeyPart(int eOrder, size_t nKey){
+  return eOrder==LSM_BLOCK_IKEY ? lsmIkeyUserLen(nKey) : nKey;
+}
+
+/* The 8 bytes of a[0..n-1] from iFrom on, big-endian, zero-padded. */
+static uint64_t blockPrefix(const uint8_t *a, size_t n, size_t iFrom){
+  uint64_t x = 0;
+  int i;
+  for(i=0; i<8; i++){
+    x <<= 8;
+    if( iFrom+(size_t)i<n ) x |= a[iFrom+(size_t)i];
   }
-  return rc;
+  return x;
+}
+
+int lsmBlockSummaryBuild(LsmBlockIter *p, LsmBlockSummary *pSum){
+  const LsmBlock *pBlock = p->pBlock;
+  const uint8_t *pFirst = 0, *pLast = 0;
+  size_t nFirst = 0, nLast = 0, nSkip = 0;
+  uint32_t i;
+  int rc = LSM_OK;
+
+  memset(pSum, 0, sizeof(*pSum));
+  if( pBlock->nRestart==0 ) return LSM_OK;
+  rc = blockRestartKey(p, 0, &pFirst, &nFirst);
+  if( rc==LSM_OK ){
+    rc = blockRestartKey(p, pBlock->nRestart-1, &pLast, &nLast);
+  }
+  if( rc!=LSM_OK ) return rc;
+  /* Sorted keys all share the common prefix of the first and last. */
+  nFirst = blockKeyPart(p->eOrder, nFirst);
+  nLast = blockKeyPart(p->eOrder, nLast);
+  while( nSkip<nFirst && nSkip<nLast && pFirst[nSkip]==pLast[nSkip] ){
+    nSkip++;
+  }
+  pSum->aPrefix = lsmMalloc(sizeof(uint64_t)*pBlock->nRestart);
+  if( pSum->aPrefix==0 ) return lsmErr(LSM_NOMEM, 0);
+  for(i=0; rc==LSM_OK && i<pBlock->nRestart; i++){
+    const uint8_t *pKey = 0;
+    size_t nKey = 0;
+    rc = blockRestartKey(p, i, &pKey, &nKey);
+    if( rc==LSM_OK ){
+      pSum->aPrefix[i] = blockPrefix(pKey, blockKeyPart(p->eOrder, nKey),
+                                     nSkip);
+    }
+  }
+  if( rc!=LSM_OK ){
+    lsmBlockSummaryFree(pSum);
+    return rc;
+  }
+  pSum->pSkip = pFirst;
+  pSum->nSkip = nSkip;
+  return LSM_OK;
+}
+
+void lsmBlockSummaryFree(LsmBlockSummary *pSum){
+  lsmFree(pSum->aPrefix);
+  memset(pSum, 0, sizeof(*pSum));
+}
+
+/*
+** A strictly smaller or larger prefix decides the order of two keys that
+** share the skipped bytes (a zero pad byte sorts where the shorter key
+** does); only equal prefixes need the keys themselves.
+*/
+int lsmBlockIterSeekSummary(LsmBlockIter *p, const LsmBlockSummary *pSum,
+                            const uint8_t *pKey, size_t nKey){
+  uint32_t lo = 0, hi = p->pBlock->nRestart;
+  size_t nPart = blockKeyPart(p->eOrder, nKey);
+  size_t nCmp = nPart<pSum->nSkip ? nPart : pSum->nSkip;
+  int c = nCmp ? memcmp(pKey, pSum->pSkip, nCmp) : 0;
+  int rc = LSM_OK;
+
+  p->bValid = 0;
+  if( hi==0 ) return LSM_OK;
+  if( c==0 && nPart<pSum->nSkip ) c = -1;
+  if( c<0 ){
+    hi = 0;                         /* below every restart key */
+  }else if( c>0 ){
+    lo = hi;                        /* above every restart key */
+  }else{
+    uint64_t iTarget = blockPrefix(pKey, nPart, pSum->nSkip);
+    /* Find the first restart key >= pKey. */
+    while( rc==LSM_OK && lo<hi ){
+      uint32_t mid = lo + (hi-lo)/2;
+      if( pSum->aPrefix[mid]!=iTarget ){
+        c = pSum->aPrefix[mid]<iTarget ? -1 : 1;
+      }else{
+        const uint8_t *pMid = 0;
+        size_t nMid = 0;
+        rc = blockRestartKey(p, mid, &pMid, &nMid);
+        if( rc==LSM_OK ) c = blockCompare(p->eOrder, pMid, nMid, pKey, nKey);
+      }
+      if( c<0 ) lo = mid+1;
+      else hi = mid;
+    }
+  }
+  if( rc!=LSM_OK ) return rc;
+  return blockSeekFrom(p, lo ? lo-1 : 0, pKey, nKey);
 }

@@ -129,4 +129,30 @@ int lsmBlockIterNext(LsmBlockIter *p);   /* REQUIRES: valid */
 int lsmBlockIterPrev(LsmBlockIter *p);   /* REQUIRES: valid */
 static inline int lsmBlockIterValid(const LsmBlockIter *p){ return p->bValid; }
 
+/*
+** A summary of a block's restart keys, for a block searched often while
+** it stays in memory (a table's index).  The compared part of every
+** restart key (the user key in LSM_BLOCK_IKEY order, else the whole key)
+** starts with the same nSkip bytes, the common prefix of the first and
+** last; aPrefix[i] holds the 8 bytes after them of restart key i,
+** big-endian and zero-padded.  A seek then binary-searches integers in a
+** small array and decodes a restart entry only when two prefixes are
+** equal, instead of decoding one at every step.
+**
+** lsmBlockSummaryBuild summarises the block p is attached to (LSM_OK,
+** LSM_NOMEM or LSM_CORRUPT); pSkip points into the block, which must
+** outlive the summary.  lsmBlockIterSeekSummary positions p exactly as
+** lsmBlockIterSeek would.
+*/
+typedef struct LsmBlockSummary {
+  uint64_t *aPrefix;     /* one per restart point */
+  const uint8_t *pSkip;  /* the common prefix, inside the block */
+  size_t nSkip;
+} LsmBlockSummary;
+
+int lsmBlockSummaryBuild(LsmBlockIter *p, LsmBlockSummary *pSum);
+void lsmBlockSummaryFree(LsmBlockSummary *pSum);
+int lsmBlockIterSeekSummary(LsmBlockIter *p, const LsmBlockSummary *pSum,
+                            const uint8_t *pKey, size_t nKey);
+
 #endif /* LSM_BLOCK_H */

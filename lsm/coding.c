@@ -28,7 +28,7 @@ int lsmVarintLen(uint64_t v){
   return n;
 }
 
-int lsmGetVarint64(const uint8_t *p, size_t n, uint64_t *pv){
+int lsmGetVarint64Slow(const uint8_t *p, size_t n, uint64_t *pv){
   uint64_t v = 0;
   size_t i;
   for(i=0; i<n && i<LSM_MAX_VARINT64; i++){
@@ -43,9 +43,9 @@ int lsmGetVarint64(const uint8_t *p, size_t n, uint64_t *pv){
   return 0;
 }
 
-int lsmGetVarint32(const uint8_t *p, size_t n, uint32_t *pv){
+int lsmGetVarint32Slow(const uint8_t *p, size_t n, uint32_t *pv){
   uint64_t v;
-  int k = lsmGetVarint64(p, n, &v);
+  int k = lsmGetVarint64Slow(p, n, &v);
   if( k==0 || k>LSM_MAX_VARINT32 || v>0xffffffffu ) return 0;
   *pv = (uint32_t)v;
   return k;

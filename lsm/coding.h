@@ -45,10 +45,26 @@ int lsmVarintLen(uint64_t v);
 /*
 ** Decode a varint from p[0..n-1].  Return the number of bytes consumed,
 ** or 0 if the input ends inside the varint or the value overflows
-** (more than 10 bytes, or more than 32 bits for the 32-bit form).
+** (more than 10 bytes, or more than 32 bits for the 32-bit form).  The
+** inline forms decode a one-byte varint themselves and call the *Slow
+** functions, which handle every length, for the rest.
 */
-int lsmGetVarint64(const uint8_t *p, size_t n, uint64_t *pv);
-int lsmGetVarint32(const uint8_t *p, size_t n, uint32_t *pv);
+int lsmGetVarint64Slow(const uint8_t *p, size_t n, uint64_t *pv);
+int lsmGetVarint32Slow(const uint8_t *p, size_t n, uint32_t *pv);
+static inline int lsmGetVarint64(const uint8_t *p, size_t n, uint64_t *pv){
+  if( n>0 && p[0]<0x80 ){
+    *pv = p[0];
+    return 1;
+  }
+  return lsmGetVarint64Slow(p, n, pv);
+}
+static inline int lsmGetVarint32(const uint8_t *p, size_t n, uint32_t *pv){
+  if( n>0 && p[0]<0x80 ){
+    *pv = p[0];
+    return 1;
+  }
+  return lsmGetVarint32Slow(p, n, pv);
+}
 
 /* CRC32C of p[0..n-1] continuing from crc (pass 0 to start). */
 uint32_t lsmCrc32c(uint32_t crc, const void *p, size_t n);

@@ -501,7 +501,7 @@ static int switchMemtable(lsm_db *db){
   int rc;
 
   pthread_mutex_unlock(&db->mutex);
-  rc = zPath ? lsmMemtableNew(&pNew) : LSM_NOMEM;
+  rc = zPath ? lsmMemtableNew(db->opts.memtable_size, &pNew) : LSM_NOMEM;
   /* The old log must be durable before it can be followed by another:
   ** recovery takes damage in any log but the newest as corruption. */
   if( rc==LSM_OK ){
@@ -1366,7 +1366,7 @@ static int replayLog(ReplayCtx *p, uint64_t iLog, int bNewest){
         if( rc==LSM_OK ){
           lsmMemtableUnref(p->pMem);
           p->pMem = 0;
-          rc = lsmMemtableNew(&p->pMem);
+          rc = lsmMemtableNew(db->opts.memtable_size, &p->pMem);
         }
       }
     }
@@ -1457,7 +1457,7 @@ static int recoverDb(lsm_db *db){
     ctx.db = db;
     ctx.pEdit = &edit;
     ctx.iMaxSeq = db->pVs->iLastSeq;
-    rc = lsmMemtableNew(&ctx.pMem);
+    rc = lsmMemtableNew(db->opts.memtable_size, &ctx.pMem);
   }
   for(i=0; rc==LSM_OK && !bNew && i<scan.nLog; i++){
     if( scan.aLog[i]<db->pVs->iLogNumber ) continue;
@@ -1506,7 +1506,7 @@ static int recoverDb(lsm_db *db){
       /* Syncs the directory, which also makes the new log durable. */
       rc = lsmVersionSetRewrite(db->pVs, &edit);
     }
-    if( rc==LSM_OK ) rc = lsmMemtableNew(&db->pMem);
+    if( rc==LSM_OK ) rc = lsmMemtableNew(db->opts.memtable_size, &db->pMem);
     if( rc==LSM_OK ){
       db->pEnv->xList(db->pEnv, db->zDir, removeObsolete, db);
       trimLogs(db, iLog);

@@ -52,16 +52,27 @@ static inline int lsmUkeyCompare(const uint8_t *a, size_t na,
   return c;
 }
 
+/*
+** Compare internal key a with the internal key made of user key pKey and
+** trailer iTrailer, which a lookup need not assemble in a buffer.
+** REQUIRES: na >= LSM_IKEY_TRAILER.
+*/
+static inline int lsmIkeyCompareParts(const uint8_t *a, size_t na,
+                                      const uint8_t *pKey, size_t nKey,
+                                      uint64_t iTrailer){
+  int c = lsmUkeyCompare(a, na-LSM_IKEY_TRAILER, pKey, nKey);
+  if( c==0 ){
+    uint64_t ta = lsmGet64(a + na - LSM_IKEY_TRAILER);
+    c = (ta>iTrailer) ? -1 : (ta<iTrailer);
+  }
+  return c;
+}
+
 /* REQUIRES: both keys at least LSM_IKEY_TRAILER bytes. */
 static inline int lsmIkeyCompare(const uint8_t *a, size_t na,
                                  const uint8_t *b, size_t nb){
-  int c = lsmUkeyCompare(a, na-LSM_IKEY_TRAILER, b, nb-LSM_IKEY_TRAILER);
-  if( c==0 ){
-    uint64_t ta = lsmGet64(a + na - LSM_IKEY_TRAILER);
-    uint64_t tb = lsmGet64(b + nb - LSM_IKEY_TRAILER);
-    c = (ta>tb) ? -1 : (ta<tb);
-  }
-  return c;
+  return lsmIkeyCompareParts(a, na, b, nb-LSM_IKEY_TRAILER,
+                             lsmGet64(b + nb - LSM_IKEY_TRAILER));
 }
 
 static inline uint64_t lsmIkeySeq(const uint8_t *p, size_t n){

@@ -16,7 +16,8 @@
 ** node, once published, stays where it is and never changes.
 **
 ** lsmMemtableBytes() reports the arena bytes handed out, plus block
-** headers and the abandoned tails of full blocks, plus the table header.
+** headers and the abandoned tails of full blocks, plus the table header
+** and filter.
 ** It leaves out the unused rest of the current block, so that a table
 ** grows in steps of its entries, not of whole blocks, and a small
 ** memtable_size option still means what it says.
@@ -42,6 +43,17 @@
 ** that sees a raised height before the head's new pointers are set finds
 ** NULL there and just drops a level.
 **
+** Filter.  A table made with an expected size keeps a blocked bloom
+** filter over the user keys of its entries: the low bits of the key's
+** hash (lsmBloomHash) pick one 64-byte line of the filter and
+** MEM_FILTER_PROBES 9-bit fields of the hash times an odd constant pick
+** bits in it, so a check costs one cache miss.  The writer sets an
+** entry's bits before it links the node; a reader sees them through the
+** same ordering that shows it the entry (the sequence number it reads
+** under the database mutex was published after the insert).  Words are
+** atomics because readers load them while the writer stores; with one
+** writer a load and a store suffice, no read-modify-write.
+**
 ** Searching compares a node against a (user key, trailer) pair rather
 ** than against an encoded internal key, so that a point lookup needs no
 ** buffer to build its seek key in and therefore cannot fail.
@@ -52,6 +64,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "bloom.h"
 #include "ikey.h"
 #include "util.h"
 
@@ -60,6 +73,11 @@
 #define MEM_MAX_HEIGHT   12
 #define MEM_ALIGN        alignof(void*)
 #define MEM_PRNG_SEED    0x2545f4914f6cdd1dULL
+
+#define MEM_FILTER_LINE    8                /* u64 words per 64-byte line */
+#define MEM_FILTER_PROBES  4
+#define MEM_FILTER_MIX     0x9e3779b97f4a7c15ULL
+#define MEM_FILTER_RATIO   64               /* expected bytes per filter byte */
 
 typedef struct MemNode MemNode;
 typedef struct MemBlock MemBlock;
@@ -87,6 +105,8 @@ struct LsmMemtable {
   size_t nFree;                 /* bytes at pFree */
   uint64_t iPrng;               /* xorshift state for node heights */
   MemNode *pHead;               /* sentinel of height MEM_MAX_HEIGHT */
+  _Atomic(uint64_t) *aFilter;   /* nFilterLine lines, or NULL */
+  size_t nFilterLine;           /* a power of two, or 0 */
 };
 
 _Static_assert(alignof(MemNode)<=MEM_ALIGN, "arena alignment too small");
@@ -153,14 +173,7 @@ static MemNode *memNext(MemNode *p, int iLevel){
 */
 static int memNodeCompare(MemNode *p, const uint8_t *pKey, size_t nKey,
                           uint64_t iTrailer){
-  const uint8_t *pIkey = memNodeIkey(p);
-  size_t nUser = lsmIkeyUserLen(p->nIkey);
-  int c = lsmUkeyCompare(pIkey, nUser, pKey, nKey);
-  if( c==0 ){
-    uint64_t iNode = lsmGet64(pIkey + nUser);
-    c = (iNode>iTrailer) ? -1 : (iNode<iTrailer);
-  }
-  return c;
+  return lsmIkeyCompareParts(memNodeIkey(p), p->nIkey, pKey, nKey, iTrailer);
 }
 
 /*
@@ -226,6 +239,42 @@ static MemNode *memFindLast(LsmMemtable *pMem){
   }
 }
 
+/*
+** Call xBit(pMem, word, mask) for each filter bit of user key pKey, until
+** one returns 0; return 0 then, 1 if none did.
+*/
+static int memFilterBits(const LsmMemtable *pMem, const void *pKey,
+                         size_t nKey,
+                         int (*xBit)(_Atomic(uint64_t)*, uint64_t)){
+  uint64_t h = lsmBloomHash((const uint8_t*)pKey, nKey);
+  _Atomic(uint64_t) *aLine =
+      &pMem->aFilter[(h & (pMem->nFilterLine - 1))*MEM_FILTER_LINE];
+  uint64_t h2 = h * MEM_FILTER_MIX;
+  int i;
+  for(i=0; i<MEM_FILTER_PROBES; i++){
+    unsigned iBit = (unsigned)(h2 >> (64 - 9*(i+1))) & 511;
+    if( !xBit(&aLine[iBit/64], (uint64_t)1 << (iBit%64)) ) return 0;
+  }
+  return 1;
+}
+
+/* Set a bit.  Writer only: nobody else stores, so no atomic OR is needed. */
+static int memFilterSet(_Atomic(uint64_t) *pWord, uint64_t mask){
+  uint64_t w = atomic_load_explicit(pWord, memory_order_relaxed);
+  atomic_store_explicit(pWord, w | mask, memory_order_relaxed);
+  return 1;
+}
+
+static int memFilterTest(_Atomic(uint64_t) *pWord, uint64_t mask){
+  return (atomic_load_explicit(pWord, memory_order_relaxed) & mask)!=0;
+}
+
+int lsmMemtableMayContain(const LsmMemtable *pMem, const void *pKey,
+                          size_t nKey){
+  if( pMem->nFilterLine==0 ) return 1;
+  return memFilterBits(pMem, pKey, nKey, memFilterTest);
+}
+
 /* A random node height: 1, then each further level with chance 1/4. */
 static int memRandomHeight(LsmMemtable *pMem){
   int nHeight = 1;
@@ -265,14 +314,28 @@ static void memFree(LsmMemtable *pMem){
     lsmFree(pBlock);
     pBlock = pNext;
   }
+  lsmFree(pMem->aFilter);
   lsmFree(pMem);
 }
 
-int lsmMemtableNew(LsmMemtable **ppMem){
+int lsmMemtableNew(size_t nExpect, LsmMemtable **ppMem){
   int rc = LSM_OK;
   LsmMemtable *pMem = lsmMallocZero(sizeof(LsmMemtable));
+  const size_t nLineByte = MEM_FILTER_LINE*sizeof(uint64_t);
+  size_t nByte = nExpect/MEM_FILTER_RATIO;
+  size_t nLine = 1;
   *ppMem = 0;
   if( pMem==0 ) return lsmErr(LSM_NOMEM, "memtable");
+  if( nByte>=nLineByte ){
+    /* The largest power of two of lines that fits the filter's share. */
+    while( nLine*2*nLineByte<=nByte ) nLine *= 2;
+    pMem->aFilter = lsmMallocZero(nLine*nLineByte);
+    if( pMem->aFilter==0 ){
+      lsmFree(pMem);
+      return lsmErr(LSM_NOMEM, "memtable");
+    }
+    pMem->nFilterLine = nLine;
+  }
   atomic_init(&pMem->nRef, 1);
   atomic_init(&pMem->nHeight, 1);
   atomic_init(&pMem->nEntry, 0);
@@ -322,6 +385,7 @@ int lsmMemtableAdd(LsmMemtable *pMem, uint64_t seq, int kind,
   if( nKey ) memcpy(pData, pKey, nKey);
   lsmPut64(pData + nKey, iTrailer);
   if( nVal ) memcpy(pData + pNode->nIkey, pVal, nVal);
+  if( pMem->nFilterLine ) memFilterBits(pMem, pKey, nKey, memFilterSet);
 
   memFindGE(pMem, pKey, nKey, iTrailer, apPrev);
   nOld = atomic_load_explicit(&pMem->nHeight, memory_order_relaxed);
@@ -344,8 +408,10 @@ int lsmMemtableAdd(LsmMemtable *pMem, uint64_t seq, int kind,
 int lsmMemtableGet(LsmMemtable *pMem, const void *pKey, size_t nKey,
                    uint64_t seq, const uint8_t **ppVal, size_t *pnVal,
                    int *pbDeleted){
-  MemNode *p = memFindGE(pMem, pKey, nKey, lsmIkeyLookupTrailer(seq), 0);
+  MemNode *p;
   const uint8_t *pIkey;
+  if( !lsmMemtableMayContain(pMem, pKey, nKey) ) return LSM_NOTFOUND;
+  p = memFindGE(pMem, pKey, nKey, lsmIkeyLookupTrailer(seq), 0);
   if( p==0 ) return LSM_NOTFOUND;
   pIkey = memNodeIkey(p);
   if( lsmUkeyCompare(pIkey, lsmIkeyUserLen(p->nIkey), pKey, nKey)!=0 ){
@@ -365,6 +431,7 @@ int lsmMemtableGet(LsmMemtable *pMem, const void *pKey, size_t nKey,
 
 size_t lsmMemtableBytes(const LsmMemtable *pMem){
   return sizeof(LsmMemtable)
+       + pMem->nFilterLine*MEM_FILTER_LINE*sizeof(uint64_t)
        + atomic_load_explicit(&pMem->nUsed, memory_order_relaxed);
 }
 

@@ -18,8 +18,14 @@
 
 typedef struct LsmMemtable LsmMemtable;
 
-/* A new empty memtable with one reference.  LSM_NOMEM on failure. */
-int lsmMemtableNew(LsmMemtable **ppMem);
+/*
+** A new empty memtable with one reference.  LSM_NOMEM on failure.
+** nExpect is about the bytes the table will grow to (memtable_size); if
+** it is not 0 the table keeps a bloom filter over its user keys, one bit
+** per 8 expected bytes, so that a get of a key it does not hold usually
+** skips the skip list.  0: no filter (a transaction's small index).
+*/
+int lsmMemtableNew(size_t nExpect, LsmMemtable **ppMem);
 void lsmMemtableRef(LsmMemtable *pMem);
 void lsmMemtableUnref(LsmMemtable *pMem);   /* frees on the last ref */
 
@@ -41,6 +47,13 @@ int lsmMemtableAdd(LsmMemtable *pMem, uint64_t seq, int kind,
 int lsmMemtableGet(LsmMemtable *pMem, const void *pKey, size_t nKey,
                    uint64_t seq, const uint8_t **ppVal, size_t *pnVal,
                    int *pbDeleted);
+
+/*
+** False if the table holds no entry for user key pKey (its filter says
+** so); true if it may.  Always true for a table without a filter.
+*/
+int lsmMemtableMayContain(const LsmMemtable *pMem, const void *pKey,
+                          size_t nKey);
 
 /* Approximate bytes of memory the table uses (arena included). */
 size_t lsmMemtableBytes(const LsmMemtable *pMem);

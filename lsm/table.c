@@ -119,6 +119,7 @@ struct LsmTable {
   TableHandle hProps;
   TableHandle hIndex;
   TableBlock *pIndex;        /* the index block, always in memory */
+  LsmBlockSummary indexSum;  /* its restart keys, for seeks */
   uint8_t *aFilter;          /* the filter, NULL if the table has none */
   size_t nFilter;
   LsmTableProps props;
@@ -705,6 +706,7 @@ static int tableDecodeHandle(LsmTable *pTab, const uint8_t *a, size_t n,
 
 static void tableFree(LsmTable *p){
   if( p->pFile ) p->pEnv->xClose(p->pFile);
+  lsmBlockSummaryFree(&p->indexSum);
   tableBlockFree(p->pIndex);
   lsmFree(p->aFilter);
   lsmTablePropsClear(&p->props);
@@ -793,6 +795,14 @@ int lsmTableOpen(lsm_env *pEnv, const char *zPath, uint64_t iFileNum,
   if( rc==LSM_OK ) rc = pEnv->xSize(p->pFile, &p->nFileSize);
   if( rc==LSM_OK ) rc = tableReadFooter(p);
   if( rc==LSM_OK ) rc = tableLoadBlock(p, p->hIndex, "index", &p->pIndex);
+  if( rc==LSM_OK ){
+    LsmBlockIter it;
+    lsmBlockIterInit(&it);
+    lsmBlockIterSetBlock(&it, &p->pIndex->block, LSM_BLOCK_IKEY, p->zPath,
+                         p->hIndex.iOff);
+    rc = lsmBlockSummaryBuild(&it, &p->indexSum);
+    lsmBlockIterFree(&it);
+  }
   if( rc==LSM_OK && p->hFilter.nSize>0 ){
     rc = tableReadBlock(p, p->hFilter, "filter", &pMeta);
     if( rc==LSM_OK ){
@@ -963,7 +973,7 @@ static int tableIterSeek(LsmIter *pIter, const uint8_t *pIkey, size_t nIkey){
   TableIter *p = (TableIter*)pIter;
   int rc;
   p->dataIter.bValid = 0;
-  rc = lsmBlockIterSeek(&p->indexIter, pIkey, nIkey);
+  rc = lsmBlockIterSeekSummary(&p->indexIter, &p->pTab->indexSum, pIkey, nIkey);
   if( rc==LSM_OK && p->indexIter.bValid ){
     rc = tableIterLoad(p);
     if( rc==LSM_OK ) rc = lsmBlockIterSeek(&p->dataIter, pIkey, nIkey);

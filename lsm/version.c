@@ -472,12 +472,13 @@ static void markObsolete(const LsmVersion *v, const LsmVersionEdit *e){
 /* Index of the first table of level iLevel whose largest key is >= the
 ** internal key k (anFile[iLevel] if none). */
 static int findFile(const LsmVersion *v, int iLevel,
-                    const uint8_t *k, size_t nK){
+                    const uint8_t *pKey, size_t nKey, uint64_t iTrailer){
   int lo = 0, hi = v->anFile[iLevel];
   while( lo<hi ){
     int mid = (lo+hi)/2;
     const LsmFileMeta *m = v->aapFile[iLevel][mid];
-    if( lsmIkeyCompare(m->largest.p, m->largest.n, k, nK)<0 ){
+    if( lsmIkeyCompareParts(m->largest.p, m->largest.n,
+                            pKey, nKey, iTrailer)<0 ){
       lo = mid+1;
     }else{
       hi = mid;
@@ -500,9 +501,8 @@ static int tableGet(LsmVersionSet *pSet, const LsmFileMeta *m,
 
 int lsmVersionGet(LsmVersion *v, const uint8_t *pKey, size_t nKey,
                   uint64_t seq, LsmBuf *pVal, int *pbDeleted){
+  uint64_t iTrailer = lsmIkeyLookupTrailer(seq);
   int i, j, rc;
-  LsmBuf look = {0, 0, 0};
-  uint8_t aTrailer[LSM_IKEY_TRAILER];
   for(j=0; j<v->anFile[0]; j++){
     const LsmFileMeta *m = v->aapFile[0][j];
     if( lsmFileOverlaps(m, pKey, nKey, 0, 0)
@@ -512,16 +512,9 @@ int lsmVersionGet(LsmVersion *v, const uint8_t *pKey, size_t nKey,
       if( rc!=LSM_NOTFOUND ) return rc;
     }
   }
-  lsmPut64(aTrailer, lsmIkeyLookupTrailer(seq));
-  rc = lsmBufAppend(&look, pKey, nKey);
-  if( rc==LSM_OK ) rc = lsmBufAppend(&look, aTrailer, sizeof(aTrailer));
-  if( rc!=LSM_OK ){
-    lsmBufFree(&look);
-    return rc;
-  }
   rc = LSM_NOTFOUND;
   for(i=1; rc==LSM_NOTFOUND && i<LSM_NUM_LEVELS; i++){
-    j = findFile(v, i, look.p, look.n);
+    j = findFile(v, i, pKey, nKey, iTrailer);
     if( j<v->anFile[i] ){
       const LsmFileMeta *m = v->aapFile[i][j];
       if( lsmUkeyCompare(m->smallest.p, lsmIkeyUserLen(m->smallest.n),
@@ -530,7 +523,6 @@ int lsmVersionGet(LsmVersion *v, const uint8_t *pKey, size_t nKey,
       }
     }
   }
-  lsmBufFree(&look);
   return rc;
 }
 

@@ -5,7 +5,9 @@
 ** prefixes, so prefix compression is exercised) and read back every way
 ** the table layer reads them: forward and backward iteration, a seek to
 ** every key, between every two keys, before the first and after the last,
-** with restart intervals that put keys on every restart boundary.  Other
+** with restart intervals that put keys on every restart boundary; every
+** seek is repeated through the block's restart-key summary, on keys with
+** and without a prefix common to the whole block.  Other
 ** tests cover internal-key order, 1 MiB entries, and damaged blocks: each
 ** malformed field gives LSM_CORRUPT, and random damage never makes the
 ** reader touch memory outside the block (run under AddressSanitizer).
@@ -43,26 +45,31 @@ static int cmpKeyPtr(const void *a, const void *b){
 }
 
 /*
-** n distinct random byte-string keys in increasing order, drawn from a
-** small alphabet with common prefixes; values of 0..40 random bytes.
+** n distinct random byte-string keys in increasing order, zPrefix then
+** bytes drawn from a small alphabet with common prefixes; values of 0..40
+** random bytes.  With a prefix, tails may be empty or hold zero bytes.
 */
-static Entries *entriesNew(uint64_t *pRng, int n){
+static Entries *entriesNew(uint64_t *pRng, int n, const char *zPrefix){
   Entries *p = calloc(1, sizeof(*p));
   uint8_t **aTmp = calloc((size_t)n, sizeof(uint8_t*));
   int i, nOut = 0;
   assert_non_null(p);
   assert_non_null(aTmp);
+  uint32_t nPrefix = (uint32_t)strlen(zPrefix);
   for(i=0; i<n; i++){
-    uint32_t nKey = 1 + testRandRange(pRng, 20);
+    uint32_t nTail = (nPrefix ? 0 : 1) + testRandRange(pRng, 20);
+    uint32_t nKey = nPrefix + nTail;
     uint32_t j;
     aTmp[i] = malloc(4 + nKey);
     assert_non_null(aTmp[i]);
     memcpy(aTmp[i], &nKey, 4);
-    for(j=0; j<nKey; j++){
+    memcpy(aTmp[i]+4, zPrefix, nPrefix);
+    for(j=0; j<nTail; j++){
       /* The first bytes come from a tiny alphabet, so neighbours share
       ** prefixes of several bytes. */
-      aTmp[i][4+j] = (uint8_t)(j<4 ? 'a' + testRandRange(pRng, 3)
-                                   : testRandRange(pRng, 256));
+      aTmp[i][4+nPrefix+j] = (uint8_t)(j<4 ? (nPrefix ? 0 : 'a')
+                                             + testRandRange(pRng, 3)
+                                           : testRandRange(pRng, 256));
     }
   }
   qsort(aTmp, (size_t)n, sizeof(uint8_t*), cmpKeyPtr);
@@ -129,10 +136,32 @@ static void assertAt(const LsmBlockIter *it, const Entries *pE, int i){
   if( it->nVal ) assert_memory_equal(it->pVal, pE->apVal[i], it->nVal);
 }
 
-/* Every read path over one block of pE with restart interval nInterval. */
+/*
+** Seek it with lsmBlockIterSeek and it2 with the summary: both must land
+** on the same entry.  Returns the first's result.
+*/
+static int seekBoth(LsmBlockIter *it, LsmBlockIter *it2,
+                    const LsmBlockSummary *pSum,
+                    const uint8_t *pKey, size_t nKey){
+  int rc = lsmBlockIterSeek(it, pKey, nKey);
+  assert_int_equal(lsmBlockIterSeekSummary(it2, pSum, pKey, nKey), rc);
+  assert_int_equal(lsmBlockIterValid(it2), lsmBlockIterValid(it));
+  if( lsmBlockIterValid(it) ){
+    assert_int_equal(it2->iCur, it->iCur);
+    assert_int_equal(it2->key.n, it->key.n);
+    assert_memory_equal(it2->key.p, it->key.p, it->key.n);
+  }
+  return rc;
+}
+
+/*
+** Every read path over one block of pE with restart interval nInterval;
+** every seek also through the block's summary.
+*/
 static void checkBlock(const Entries *pE, int nInterval){
   LsmBlock blk;
-  LsmBlockIter it;
+  LsmBlockIter it, it2;
+  LsmBlockSummary sum;
   size_t n;
   uint8_t *a = buildBlock(pE, nInterval, &n);
   int i;
@@ -141,6 +170,9 @@ static void checkBlock(const Entries *pE, int nInterval){
   assert_int_equal(blk.nRestart, (uint32_t)((pE->n + nInterval - 1)/nInterval));
   lsmBlockIterInit(&it);
   lsmBlockIterSetBlock(&it, &blk, LSM_BLOCK_BYTES, "t.sst", 0);
+  lsmBlockIterInit(&it2);
+  lsmBlockIterSetBlock(&it2, &blk, LSM_BLOCK_BYTES, "t.sst", 0);
+  assert_int_equal(lsmBlockSummaryBuild(&it2, &sum), LSM_OK);
 
   /* Forward and backward. */
   assert_int_equal(lsmBlockIterFirst(&it), LSM_OK);
@@ -158,13 +190,13 @@ static void checkBlock(const Entries *pE, int nInterval){
 
   /* Seek to every key, then step both ways from there. */
   for(i=0; i<pE->n; i++){
-    assert_int_equal(lsmBlockIterSeek(&it, pE->apKey[i], pE->anKey[i]),
+    assert_int_equal(seekBoth(&it, &it2, &sum, pE->apKey[i], pE->anKey[i]),
                      LSM_OK);
     assertAt(&it, pE, i);
     assert_int_equal(lsmBlockIterPrev(&it), LSM_OK);
     if( i>0 ) assertAt(&it, pE, i-1);
     else assert_false(lsmBlockIterValid(&it));
-    assert_int_equal(lsmBlockIterSeek(&it, pE->apKey[i], pE->anKey[i]),
+    assert_int_equal(seekBoth(&it, &it2, &sum, pE->apKey[i], pE->anKey[i]),
                      LSM_OK);
     assert_int_equal(lsmBlockIterNext(&it), LSM_OK);
     if( i+1<pE->n ) assertAt(&it, pE, i+1);
@@ -177,21 +209,38 @@ static void checkBlock(const Entries *pE, int nInterval){
     uint8_t aProbe[64];
     memcpy(aProbe, pE->apKey[i], pE->anKey[i]);
     aProbe[pE->anKey[i]] = 0;
-    assert_int_equal(lsmBlockIterSeek(&it, aProbe, pE->anKey[i]+1), LSM_OK);
+    assert_int_equal(seekBoth(&it, &it2, &sum, aProbe, pE->anKey[i]+1),
+                     LSM_OK);
     if( i+1<pE->n ) assertAt(&it, pE, i+1);
     else assert_false(lsmBlockIterValid(&it));
   }
 
   /* Before the first key and after the last. */
-  assert_int_equal(lsmBlockIterSeek(&it, (const uint8_t*)"", 0), LSM_OK);
+  assert_int_equal(seekBoth(&it, &it2, &sum, (const uint8_t*)"", 0), LSM_OK);
   assertAt(&it, pE, 0);
   {
     uint8_t aHigh[32];
     memset(aHigh, 0xff, sizeof(aHigh));
-    assert_int_equal(lsmBlockIterSeek(&it, aHigh, sizeof(aHigh)), LSM_OK);
+    assert_int_equal(seekBoth(&it, &it2, &sum, aHigh, sizeof(aHigh)), LSM_OK);
     assert_false(lsmBlockIterValid(&it));
   }
+
+  /* Prefixes of keys and keys cut short: around the summary's skipped
+  ** bytes and its zero padding. */
+  for(i=0; i<pE->n; i++){
+    size_t nCut;
+    for(nCut=0; nCut<pE->anKey[i]; nCut++){
+      uint8_t aProbe[64];
+      memcpy(aProbe, pE->apKey[i], nCut);
+      assert_int_equal(seekBoth(&it, &it2, &sum, aProbe, nCut), LSM_OK);
+      if( nCut==0 ) continue;
+      aProbe[nCut-1]++;
+      assert_int_equal(seekBoth(&it, &it2, &sum, aProbe, nCut), LSM_OK);
+    }
+  }
+  lsmBlockSummaryFree(&sum);
   lsmBlockIterFree(&it);
+  lsmBlockIterFree(&it2);
   free(a);
 }
 
@@ -208,7 +257,10 @@ static void test_block_roundtrip(void **state){
     for(j=0; j<8; j++){
       Entries *pE;
       if( aSize[j]<1 ) continue;
-      pE = entriesNew(&rng, aSize[j]);
+      pE = entriesNew(&rng, aSize[j], "");
+      checkBlock(pE, nInterval);
+      entriesFree(pE);
+      pE = entriesNew(&rng, aSize[j], "a/common/prefix/");
       checkBlock(pE, nInterval);
       entriesFree(pE);
     }
@@ -276,7 +328,8 @@ static void test_block_layout(void **state){
 static void test_block_ikey(void **state){
   LsmBlockBuilder b;
   LsmBlock blk;
-  LsmBlockIter it;
+  LsmBlockIter it, it2;
+  LsmBlockSummary sum;
   const uint8_t *a;
   size_t n;
   uint8_t aKey[16];
@@ -295,18 +348,21 @@ static void test_block_ikey(void **state){
   assert_int_equal(lsmBlockParse(&blk, a, n, "t.sst", 0), LSM_OK);
   lsmBlockIterInit(&it);
   lsmBlockIterSetBlock(&it, &blk, LSM_BLOCK_IKEY, "t.sst", 0);
+  lsmBlockIterInit(&it2);
+  lsmBlockIterSetBlock(&it2, &blk, LSM_BLOCK_IKEY, "t.sst", 0);
+  assert_int_equal(lsmBlockSummaryBuild(&it2, &sum), LSM_OK);
   for(iKey=0; iKey<20; iKey++){
     /* At snapshot 35+iKey the newest visible version is seq 30+iKey. */
     memcpy(aKey, "key", 3);
     aKey[3] = (uint8_t)('A' + iKey);
     lsmPut64(aKey+4, lsmIkeyLookupTrailer((uint64_t)(35 + iKey)));
-    assert_int_equal(lsmBlockIterSeek(&it, aKey, 12), LSM_OK);
+    assert_int_equal(seekBoth(&it, &it2, &sum, aKey, 12), LSM_OK);
     assert_true(lsmBlockIterValid(&it));
     assert_int_equal(lsmIkeySeq(it.key.p, it.key.n), (uint64_t)(30 + iKey));
     assert_memory_equal(it.key.p, aKey, 4);
     /* Below every version: the first version of the next key. */
     lsmPut64(aKey+4, lsmIkeyLookupTrailer((uint64_t)(5 + iKey)));
-    assert_int_equal(lsmBlockIterSeek(&it, aKey, 12), LSM_OK);
+    assert_int_equal(seekBoth(&it, &it2, &sum, aKey, 12), LSM_OK);
     if( iKey<19 ){
       assert_true(lsmBlockIterValid(&it));
       assert_int_equal(it.key.p[3], 'A' + iKey + 1);
@@ -315,7 +371,9 @@ static void test_block_ikey(void **state){
       assert_false(lsmBlockIterValid(&it));
     }
   }
+  lsmBlockSummaryFree(&sum);
   lsmBlockIterFree(&it);
+  lsmBlockIterFree(&it2);
   lsmBlockBuilderFree(&b);
 }
 
@@ -452,7 +510,7 @@ static void test_block_corrupt_fields(void **state){
 */
 static void test_block_corrupt_random(void **state){
   uint64_t rng = 99;
-  Entries *pE = entriesNew(&rng, 300);
+  Entries *pE = entriesNew(&rng, 300, "");
   size_t n;
   uint8_t *a = buildBlock(pE, 4, &n);
   int iTrial, nCorrupt = 0;

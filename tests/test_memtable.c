@@ -5,8 +5,9 @@
 ** model: a sorted array of the same internal keys.  Every kind of read the
 ** engine makes is compared with the model -- forward and backward
 ** iteration, seeks at random internal keys followed by steps in both
-** directions, and point lookups at random snapshots.  Other tests cover
-** an empty table, 1 MiB values, a reader iterating while a writer inserts
+** directions, and point lookups at random snapshots -- on tables with
+** no key filter, a saturated one and a normal one.  Other tests cover
+** the filter's rejections, an empty table, 1 MiB values, a reader iterating while a writer inserts
 ** (run it under ThreadSanitizer), and allocation failure at every
 ** allocation of a sequence of inserts.  All randomness is seeded.
 */
@@ -222,7 +223,7 @@ static void test_empty(void **state){
   uint8_t aIkey[LSM_IKEY_TRAILER];
   (void)state;
 
-  assert_int_equal(lsmMemtableNew(&pMem), LSM_OK);
+  assert_int_equal(lsmMemtableNew(0, &pMem), LSM_OK);
   assert_int_equal(lsmMemtableCount(pMem), 0);
   assert_true(lsmMemtableBytes(pMem)>0);
   assert_int_equal(lsmMemtableGet(pMem, "a", 1, LSM_MAX_SEQ, &pVal, &nVal,
@@ -246,15 +247,15 @@ static void test_empty(void **state){
   lsmIterClose(pIter);
 }
 
-static void test_random_model(void **state){
+/* The model test on a table made with lsmMemtableNew(nExpect). */
+static void randomModel(size_t nExpect){
   LsmMemtable *pMem = 0;
   Model model = {0, 0};
   uint64_t iRnd = 20240611;
   uint64_t seq;
   uint64_t nCheck = 50;
-  (void)state;
 
-  assert_int_equal(lsmMemtableNew(&pMem), LSM_OK);
+  assert_int_equal(lsmMemtableNew(nExpect, &pMem), LSM_OK);
   for(seq=1; seq<=4000; seq++){
     uint8_t aKey[8];
     uint8_t aVal[64];
@@ -279,6 +280,52 @@ static void test_random_model(void **state){
   modelFree(&model);
 }
 
+static void test_random_model(void **state){
+  (void)state;
+  randomModel(0);                   /* no filter */
+  randomModel(4096);                /* one line: nearly every bit set */
+  randomModel(1<<20);               /* a 16 KiB filter */
+}
+
+/*
+** The filter never rejects a key the table holds, rejects most others,
+** and is counted in the table's bytes.
+*/
+static void test_filter(void **state){
+  enum { NKEY = 20000, NPROBE = 20000 };
+  LsmMemtable *pMem = 0, *pBare = 0;
+  uint64_t iRnd = 77;
+  int i, nPass = 0;
+  (void)state;
+
+  assert_int_equal(lsmMemtableNew(4<<20, &pMem), LSM_OK);
+  assert_int_equal(lsmMemtableNew(0, &pBare), LSM_OK);
+  assert_int_equal(lsmMemtableBytes(pMem) - lsmMemtableBytes(pBare),
+                   (4<<20)/64);
+  for(i=0; i<NKEY; i++){
+    char zKey[32];
+    snprintf(zKey, sizeof(zKey), "key%08d", i*2);
+    assert_int_equal(lsmMemtableAdd(pMem, (uint64_t)i+1, LSM_KIND_VALUE,
+                                    zKey, strlen(zKey), "v", 1), LSM_OK);
+  }
+  for(i=0; i<NKEY; i++){
+    char zKey[32];
+    snprintf(zKey, sizeof(zKey), "key%08d", i*2);
+    assert_true(lsmMemtableMayContain(pMem, zKey, strlen(zKey)));
+  }
+  for(i=0; i<NPROBE; i++){
+    char zKey[32];
+    snprintf(zKey, sizeof(zKey), "key%08d",
+             (int)(testRand(&iRnd) % NKEY)*2 + 1);
+    nPass += lsmMemtableMayContain(pMem, zKey, strlen(zKey));
+    assert_true(lsmMemtableMayContain(pBare, zKey, strlen(zKey)));
+  }
+  /* 64 KiB of filter for 20,000 keys: about 26 bits a key, 4 probes. */
+  assert_true(nPass < NPROBE/100);
+  lsmMemtableUnref(pMem);
+  lsmMemtableUnref(pBare);
+}
+
 /* A shadowed version stays readable at an older snapshot. */
 static void test_versions(void **state){
   LsmMemtable *pMem = 0;
@@ -287,7 +334,7 @@ static void test_versions(void **state){
   int bDeleted;
   (void)state;
 
-  assert_int_equal(lsmMemtableNew(&pMem), LSM_OK);
+  assert_int_equal(lsmMemtableNew(0, &pMem), LSM_OK);
   assert_int_equal(lsmMemtableAdd(pMem, 10, LSM_KIND_VALUE, "k", 1,
                                   "v10", 3), LSM_OK);
   assert_int_equal(lsmMemtableAdd(pMem, 20, LSM_KIND_DELETE, "k", 1, 0, 0),
@@ -336,7 +383,7 @@ static void test_large_values(void **state){
 
   assert_non_null(aBig);
   for(i=0; i<NBIG; i++) aBig[i] = (uint8_t)testRand(&iRnd);
-  assert_int_equal(lsmMemtableNew(&pMem), LSM_OK);
+  assert_int_equal(lsmMemtableNew(0, &pMem), LSM_OK);
   nBytes = lsmMemtableBytes(pMem);
   /* Big values (each in a block of its own) interleaved with small ones. */
   for(i=0; i<NENTRY; i++){
@@ -486,7 +533,7 @@ static void test_concurrent(void **state){
   memset(&ctx, 0, sizeof(ctx));
   atomic_init(&ctx.nDone, 0);
   atomic_init(&ctx.bWriterDone, 0);
-  assert_int_equal(lsmMemtableNew(&ctx.pMem), LSM_OK);
+  assert_int_equal(lsmMemtableNew(1<<20, &ctx.pMem), LSM_OK);
   assert_int_equal(pthread_create(&reader, 0, concReader, &ctx), 0);
   assert_int_equal(pthread_create(&writer, 0, concWriter, &ctx), 0);
   pthread_join(writer, 0);
@@ -534,11 +581,11 @@ static void test_nomem(void **state){
 
     nAllocFailed = 0;
     nAllocLeft = iFail;
-    rc = lsmMemtableNew(&pMem);
+    rc = lsmMemtableNew(0, &pMem);
     if( rc==LSM_NOMEM ){
       assert_null(pMem);
       assert_int_equal(nAllocFailed, 1);
-      assert_int_equal(lsmMemtableNew(&pMem), LSM_OK);
+      assert_int_equal(lsmMemtableNew(0, &pMem), LSM_OK);
       nNomem++;
     }
     assert_int_equal(rc==LSM_OK || rc==LSM_NOMEM, 1);
@@ -582,7 +629,7 @@ static void test_nomem_iter(void **state){
   LsmMemtable *pMem = 0;
   LsmIter *pIter = (LsmIter*)&pIter;
   (void)state;
-  assert_int_equal(lsmMemtableNew(&pMem), LSM_OK);
+  assert_int_equal(lsmMemtableNew(0, &pMem), LSM_OK);
   lsm_set_allocator(&failAllocator);
   nAllocLeft = 1;
   assert_int_equal(lsmMemtableIterNew(pMem, &pIter), LSM_NOMEM);
@@ -597,6 +644,7 @@ int main(void){
     cmocka_unit_test(test_empty),
     cmocka_unit_test(test_versions),
     cmocka_unit_test(test_random_model),
+    cmocka_unit_test(test_filter),
     cmocka_unit_test(test_large_values),
     cmocka_unit_test(test_concurrent),
     cmocka_unit_test(test_nomem),

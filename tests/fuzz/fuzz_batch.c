@@ -160,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *aData, size_t nData){
     fbRebuild(&w, 1);
   }
 
-  if( lsmMemtableNew(&pMem)!=LSM_OK ) abort();
+  if( lsmMemtableNew(0, &pMem)!=LSM_OK ) abort();
   rcInsert = lsmBatchInsert(aData, nData, pMem);
   if( rc==LSM_OK ){
     assert( rcInsert==LSM_OK );

@@ -54,6 +54,13 @@
 ** atomics because readers load them while the writer stores; with one
 ** writer a load and a store suffice, no read-modify-write.
 **
+** Splice.  The writer remembers the predecessors on every level of the
+** position just after its last insert.  When the next entry sorts
+** between that node and its successor (keys written in order), those
+** are exactly the new entry's predecessors -- every node after the last
+** one sorts after its successor -- so the insert needs two comparisons
+** instead of a search from the top.
+**
 ** Searching compares a node against a (user key, trailer) pair rather
 ** than against an encoded internal key, so that a point lookup needs no
 ** buffer to build its seek key in and therefore cannot fail.
@@ -107,6 +114,9 @@ struct LsmMemtable {
   MemNode *pHead;               /* sentinel of height MEM_MAX_HEIGHT */
   _Atomic(uint64_t) *aFilter;   /* nFilterLine lines, or NULL */
   size_t nFilterLine;           /* a power of two, or 0 */
+  MemNode *apSplice[MEM_MAX_HEIGHT];  /* predecessors of the next entry
+                                ** after the last insert (writer only) */
+  MemNode *pLast;               /* the last node inserted, or NULL */
 };
 
 _Static_assert(alignof(MemNode)<=MEM_ALIGN, "arena alignment too small");
@@ -365,6 +375,20 @@ void lsmMemtableUnref(LsmMemtable *pMem){
   }
 }
 
+/*
+** True if the entry (pKey, iTrailer) belongs right after the last node
+** inserted, so that the splice holds its predecessors.  Writer only.
+*/
+static int memSpliceFits(LsmMemtable *pMem, const uint8_t *pKey,
+                         size_t nKey, uint64_t iTrailer){
+  MemNode *pNext;
+  if( pMem->pLast==0 || memNodeCompare(pMem->pLast, pKey, nKey, iTrailer)>=0 ){
+    return 0;
+  }
+  pNext = memNext(pMem->pLast, 0);
+  return pNext==0 || memNodeCompare(pNext, pKey, nKey, iTrailer)>0;
+}
+
 int lsmMemtableAdd(LsmMemtable *pMem, uint64_t seq, int kind,
                    const void *pKey, size_t nKey,
                    const void *pVal, size_t nVal){
@@ -387,9 +411,13 @@ int lsmMemtableAdd(LsmMemtable *pMem, uint64_t seq, int kind,
   if( nVal ) memcpy(pData + pNode->nIkey, pVal, nVal);
   if( pMem->nFilterLine ) memFilterBits(pMem, pKey, nKey, memFilterSet);
 
-  memFindGE(pMem, pKey, nKey, iTrailer, apPrev);
+  if( memSpliceFits(pMem, pKey, nKey, iTrailer) ){
+    memcpy(apPrev, pMem->apSplice, sizeof(apPrev));
+  }else{
+    memFindGE(pMem, pKey, nKey, iTrailer, apPrev);
+  }
   nOld = atomic_load_explicit(&pMem->nHeight, memory_order_relaxed);
-  for(i=nOld; i<nHeight; i++) apPrev[i] = pMem->pHead;
+  for(i=nOld; i<MEM_MAX_HEIGHT; i++) apPrev[i] = pMem->pHead;
   if( nHeight>nOld ){
     atomic_store_explicit(&pMem->nHeight, nHeight, memory_order_relaxed);
   }
@@ -400,7 +428,10 @@ int lsmMemtableAdd(LsmMemtable *pMem, uint64_t seq, int kind,
                                           memory_order_relaxed);
     atomic_store_explicit(&pNode->apNext[i], pNext, memory_order_relaxed);
     atomic_store_explicit(&apPrev[i]->apNext[i], pNode, memory_order_release);
+    apPrev[i] = pNode;
   }
+  memcpy(pMem->apSplice, apPrev, sizeof(apPrev));
+  pMem->pLast = pNode;
   atomic_fetch_add_explicit(&pMem->nEntry, 1, memory_order_relaxed);
   return LSM_OK;
 }

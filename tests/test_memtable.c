@@ -7,7 +7,7 @@
 ** iteration, seeks at random internal keys followed by steps in both
 ** directions, and point lookups at random snapshots -- on tables with
 ** no key filter, a saturated one and a normal one.  Other tests cover
-** the filter's rejections, an empty table, 1 MiB values, a reader iterating while a writer inserts
+** the filter's rejections, keys inserted in order, an empty table, 1 MiB values, a reader iterating while a writer inserts
 ** (run it under ThreadSanitizer), and allocation failure at every
 ** allocation of a sequence of inserts.  All randomness is seeded.
 */
@@ -285,6 +285,44 @@ static void test_random_model(void **state){
   randomModel(0);                   /* no filter */
   randomModel(4096);                /* one line: nearly every bit set */
   randomModel(1<<20);               /* a 16 KiB filter */
+}
+
+/*
+** Keys written in order, as a sequential load does: most inserts go
+** right after the previous one (the splice path); each key's second and
+** third versions sort before the first and need a search; then a
+** descending run.  The model check covers every level of the list.
+*/
+static void test_sorted_inserts(void **state){
+  LsmMemtable *pMem = 0;
+  Model model = {0, 0};
+  uint64_t iRnd = 99;
+  uint64_t seq = 0;
+  int i;
+  (void)state;
+
+  assert_int_equal(lsmMemtableNew(1<<20, &pMem), LSM_OK);
+  for(i=0; i<3000; i++){
+    uint8_t aKey[8];
+    int kind = (i%7)==3 ? LSM_KIND_DELETE : LSM_KIND_VALUE;
+    lsmPut64(aKey, __builtin_bswap64((uint64_t)(1000000 + i/3)));
+    seq++;
+    assert_int_equal(lsmMemtableAdd(pMem, seq, kind, aKey, 8, aKey, 8),
+                     LSM_OK);
+    modelAdd(&model, seq, kind, aKey, 8, aKey, 8);
+  }
+  for(i=999; i>=0; i--){
+    uint8_t aKey[8];
+    lsmPut64(aKey, __builtin_bswap64((uint64_t)i));
+    seq++;
+    assert_int_equal(lsmMemtableAdd(pMem, seq, LSM_KIND_VALUE, aKey, 8,
+                                    aKey, 4), LSM_OK);
+    modelAdd(&model, seq, LSM_KIND_VALUE, aKey, 8, aKey, 4);
+  }
+  modelSort(&model);
+  checkAgainstModel(pMem, &model, seq, &iRnd);
+  lsmMemtableUnref(pMem);
+  modelFree(&model);
 }
 
 /*
@@ -645,6 +683,7 @@ int main(void){
     cmocka_unit_test(test_versions),
     cmocka_unit_test(test_random_model),
     cmocka_unit_test(test_filter),
+    cmocka_unit_test(test_sorted_inserts),
     cmocka_unit_test(test_large_values),
     cmocka_unit_test(test_concurrent),
     cmocka_unit_test(test_nomem),

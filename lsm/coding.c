@@ -3,7 +3,10 @@
 **
 ** The software CRC uses slicing-by-8 tables built once on first use; the
 ** hardware path uses the SSE4.2 crc32 instruction, selected at run time
-** through cpuid so that one binary runs on every x86-64 CPU.
+** through cpuid so that one binary runs on every x86-64 CPU.  One chain of
+** crc32 instructions waits on each result, so the hardware path runs three
+** independent chains over adjacent 256-byte chunks and joins them with
+** tables that advance a CRC register over 256 zero bytes.
 */
 #include "coding.h"
 
@@ -58,6 +61,14 @@ static uint32_t aCrcTable[8][256];
 static pthread_once_t crcOnce = PTHREAD_ONCE_INIT;
 static int bCrcHardware;
 
+#if defined(__x86_64__)
+/* Bytes in each of the three chunks the hardware path runs side by side. */
+#define CRC_CHUNK 256
+/* aCrcShift[i][b]: the raw register after CRC_CHUNK zero bytes fed to it
+** starting from b<<(8*i). */
+static uint32_t aCrcShift[4][256];
+#endif
+
 static void crcInit(void){
   int i, j;
   for(i=0; i<256; i++){
@@ -73,6 +84,19 @@ static void crcInit(void){
     }
   }
 #if defined(__x86_64__)
+  /* Feeding zero bytes is linear in the register, so the shift of a value
+  ** is the XOR of the shifts of its bits: shift each bit, then combine. */
+  for(i=0; i<32; i++){
+    uint32_t c = 1u<<i;
+    for(j=0; j<CRC_CHUNK; j++) c = aCrcTable[0][c & 0xff] ^ (c>>8);
+    aCrcShift[i/8][1<<(i%8)] = c;
+  }
+  for(i=0; i<4; i++){
+    for(j=1; j<256; j++){
+      int lo = j & -j;
+      if( j!=lo ) aCrcShift[i][j] = aCrcShift[i][lo] ^ aCrcShift[i][j^lo];
+    }
+  }
   {
     unsigned a, b, c, d;
     if( __get_cpuid(1, &a, &b, &c, &d) ) bCrcHardware = (c & bit_SSE4_2)!=0;
@@ -108,10 +132,45 @@ int lsmCrc32cHaveHardware(void){
 }
 
 #if defined(__x86_64__)
+/* The raw register after CRC_CHUNK zero bytes fed to it starting from x. */
+static inline uint32_t crcShift(uint32_t x){
+  return aCrcShift[0][x & 0xff] ^ aCrcShift[1][(x>>8) & 0xff]
+       ^ aCrcShift[2][(x>>16) & 0xff] ^ aCrcShift[3][x>>24];
+}
+
+/*
+** A crc32 instruction takes 3 cycles but a new one can start every cycle,
+** so each run of 3*CRC_CHUNK bytes (chunks A, B, C) is fed to three
+** independent registers.  The raw register (before the final inversion)
+** is linear: feeding A||B from s gives shift(feed(s, A)) ^ feed(0, B).  So
+** B and C start from 0, not from the inverted seed, and the register after
+** the run is shift(shift(a) ^ b) ^ c.  Those three table lookups would
+** stall the next run's first chain, so the register is kept as c ^ x
+** instead: the next run continues from c at once, and x, the part still
+** owed, is shifted over that run's chunk A and folded in as the run ends.
+*/
 __attribute__((target("sse4.2")))
 uint32_t lsmCrc32cHardware(uint32_t crc, const void *pData, size_t n){
   const uint8_t *p = (const uint8_t*)pData;
   uint64_t c = ~crc;
+  if( n>=3*CRC_CHUNK ){
+    uint32_t x = 0;               /* the register is c ^ x */
+    pthread_once(&crcOnce, crcInit);
+    do{
+      const uint8_t *pEnd = p + CRC_CHUNK;
+      uint64_t c1 = 0, c2 = 0;
+      for(; p<pEnd; p+=8){
+        c = __builtin_ia32_crc32di(c, lsmGet64(p));
+        c1 = __builtin_ia32_crc32di(c1, lsmGet64(p + CRC_CHUNK));
+        c2 = __builtin_ia32_crc32di(c2, lsmGet64(p + 2*CRC_CHUNK));
+      }
+      x = crcShift(crcShift(crcShift(x) ^ (uint32_t)c) ^ (uint32_t)c1);
+      c = c2;
+      p += 2*CRC_CHUNK;
+      n -= 3*CRC_CHUNK;
+    }while( n>=3*CRC_CHUNK );
+    c ^= x;
+  }
   while( n>=8 ){
     c = __builtin_ia32_crc32di(c, lsmGet64(p));
     p += 8;

@@ -11,8 +11,11 @@
 ** of a small table is flipped in turn and each flip is detected; and
 ** blocks damaged behind a recomputed checksum are read without crashing
 ** (run under AddressSanitizer).  The table cache keeps the number of open
-** files at or under its limit while serving more tables than that.  All
-** randomness is seeded.
+** files at or under its limit while serving more tables than that.  The
+** blocks' CRC32C gives the known answer, and its hardware path (three
+** interleaved chunks) matches the software tables and a bit-at-a-time
+** reference at lengths around the chunk boundaries and at unaligned
+** starts.  All randomness is seeded.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1203,6 +1206,90 @@ static void test_table_cache(void **state){
   testenvFree(pTest);
 }
 
+/* The length of each of the three interleaved chunks in lsm/coding.c. */
+#define CRC_CHUNK 256
+
+/* CRC32C one bit at a time, straight from the polynomial. */
+static uint32_t crcBitwise(uint32_t crc, const uint8_t *p, size_t n){
+  crc = ~crc;
+  while( n-- ){
+    int k;
+    crc ^= *p++;
+    for(k=0; k<8; k++) crc = (crc>>1) ^ ((crc & 1) ? 0x82f63b78u : 0);
+  }
+  return ~crc;
+}
+
+/* Software and (if the CPU has it) hardware CRC of a[0..n-1] from seed
+** agree, and with the reference when bRef is set. */
+static void crcCompare(const uint8_t *a, size_t n, uint32_t seed, int bRef){
+  uint32_t s = lsmCrc32cSoftware(seed, a, n);
+  if( bRef && s!=crcBitwise(seed, a, n) ){
+    fail_msg("length %zu seed %08x: software %08x, reference %08x",
+             n, seed, s, crcBitwise(seed, a, n));
+  }
+  if( lsmCrc32cHaveHardware() ){
+    uint32_t h = lsmCrc32cHardware(seed, a, n);
+    if( h!=s ){
+      fail_msg("length %zu at offset %d seed %08x: hardware %08x, "
+               "software %08x", n, (int)((uintptr_t)a & 7), seed, h, s);
+    }
+  }
+}
+
+static void test_table_crc32c(void **state){
+  static const size_t aLen[] = {
+    0, 1, 7, 8, 9, 3*CRC_CHUNK-1, 3*CRC_CHUNK, 3*CRC_CHUNK+1, 3*CRC_CHUNK+8,
+    6*CRC_CHUNK-1, 6*CRC_CHUNK, 6*CRC_CHUNK+5, 2500, 4096, 65536
+  };
+  const size_t nMax = 65536;
+  uint8_t *a = malloc(nMax + 8);
+  const char *z = "123456789";
+  uint64_t rng = 32;
+  size_t i, n, iOff;
+  (void)state;
+  assert_non_null(a);
+
+  assert_int_equal(lsmCrc32c(0, z, 9), 0xE3069283u);
+  assert_int_equal(lsmCrc32cSoftware(0, z, 9), 0xE3069283u);
+  assert_int_equal(crcBitwise(0, (const uint8_t*)z, 9), 0xE3069283u);
+  assert_int_equal(lsmCrc32c(lsmCrc32c(0, z, 4), z+4, 5), 0xE3069283u);
+  if( lsmCrc32cHaveHardware() ){
+    assert_int_equal(lsmCrc32cHardware(0, z, 9), 0xE3069283u);
+  }
+
+  for(i=0; i<nMax+8; i++) a[i] = (uint8_t)testRand(&rng);
+  /* Lengths around the chunk boundaries, from seed 0 and from a random
+  ** seed, at every start offset within a word. */
+  for(i=0; i<sizeof(aLen)/sizeof(aLen[0]); i++){
+    for(iOff=0; iOff<8; iOff++){
+      crcCompare(a+iOff, aLen[i], 0, iOff==0);
+      crcCompare(a+iOff, aLen[i], (uint32_t)testRand(&rng), 0);
+    }
+  }
+  /* Every length up to seven chunks (one to two interleaved runs plus every
+  ** tail), then random lengths up to 64 KiB at random offsets. */
+  for(n=0; n<=7*CRC_CHUNK; n++){
+    crcCompare(a + n%8, n, (uint32_t)testRand(&rng), n%64==0);
+  }
+  for(i=0; i<40; i++){
+    n = testRandRange(&rng, (uint32_t)nMax + 1);
+    crcCompare(a + testRandRange(&rng, 8), n, (uint32_t)testRand(&rng),
+               i<8);
+  }
+  /* A buffer cut anywhere gives the CRC of the whole when the second call
+  ** continues from the first. */
+  if( lsmCrc32cHaveHardware() ){
+    uint32_t whole = lsmCrc32cHardware(0, a, 10000);
+    for(i=0; i<50; i++){
+      size_t k = testRandRange(&rng, 10001);
+      assert_int_equal(
+          lsmCrc32cHardware(lsmCrc32cHardware(0, a, k), a+k, 10000-k), whole);
+    }
+  }
+  free(a);
+}
+
 int main(void){
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_table_empty),
@@ -1220,6 +1307,7 @@ int main(void){
     cmocka_unit_test(test_table_fill_cache),
     cmocka_unit_test(test_table_threads),
     cmocka_unit_test(test_table_cache),
+    cmocka_unit_test(test_table_crc32c),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -16,6 +16,7 @@
 #include "util.h"
 #include "wal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct lsm_batch {
@@ -273,8 +274,143 @@ static int batchInsertOp(void *pArg, uint64_t seq, int kind,
   return lsmMemtableAdd((LsmMemtable*)pArg, seq, kind, pKey, nKey, pVal, nVal);
 }
 
+/*
+** Inserting a batch in key order lets the memtable find each entry from
+** the previous one (memtable.c, "Splice") instead of searching from the
+** top; the order of inserts within one commit is invisible to readers,
+** who see none of it before the commit's sequence number is published.
+**
+** The order is user key ascending, then newest first, as in the memtable.
+** Operations are taken newest first and sorted stably on the 8 key bytes
+** after the prefix every key of the batch shares (lsmKeyPrefix), by a
+** radix sort over the bytes in which the keys differ; runs of equal
+** prefixes are then put in full key order, which a stable sort keeps
+** newest first for equal keys.
+*/
+typedef struct BatchSortKey {
+  uint64_t iPrefix;
+  const LsmBatchOpRec *pOp;
+} BatchSortKey;
+
+typedef struct BatchSort {
+  LsmBatchOpRec *aOp;
+  uint32_t nOp;
+} BatchSort;
+
+/* Runs of equal prefixes longer than this are sorted by qsort. */
+#define BATCH_SORT_RUN 16
+
+static int batchSortCollect(void *pArg, uint64_t seq, int kind,
+                            const uint8_t *pKey, size_t nKey,
+                            const uint8_t *pVal, size_t nVal){
+  BatchSort *p = (BatchSort*)pArg;
+  lsmBatchOpSet(&p->aOp[p->nOp++], seq, kind, pKey, nKey, pVal, nVal);
+  return LSM_OK;
+}
+
+/* Full order of two sort keys: user key, then newest first. */
+static int batchSortCmp(const void *pA, const void *pB){
+  const LsmBatchOpRec *a = ((const BatchSortKey*)pA)->pOp;
+  const LsmBatchOpRec *b = ((const BatchSortKey*)pB)->pOp;
+  int c = lsmUkeyCompare(a->pKey, a->nKey, b->pKey, b->nKey);
+  if( c==0 ) c = a->seq>b->seq ? -1 : (a->seq<b->seq);
+  return c;
+}
+
+/*
+** Sort a[0..n-1] stably by iPrefix, least significant byte first,
+** skipping bytes that every entry has the same; aTmp has room for n.
+*/
+static void batchRadixSort(BatchSortKey *a, BatchSortKey *aTmp, uint32_t n){
+  BatchSortKey *aFrom = a, *aTo = aTmp;
+  int iByte;
+  for(iByte=0; iByte<8; iByte++){
+    uint32_t aCount[256];
+    int iShift = 8*iByte;
+    uint32_t i, nSum = 0;
+    memset(aCount, 0, sizeof(aCount));
+    for(i=0; i<n; i++) aCount[(aFrom[i].iPrefix>>iShift) & 0xff]++;
+    if( aCount[(aFrom[0].iPrefix>>iShift) & 0xff]==n ) continue;
+    for(i=0; i<256; i++){
+      uint32_t c = aCount[i];
+      aCount[i] = nSum;
+      nSum += c;
+    }
+    for(i=0; i<n; i++){
+      aTo[aCount[(aFrom[i].iPrefix>>iShift) & 0xff]++] = aFrom[i];
+    }
+    aTo = aFrom;
+    aFrom = (aFrom==a) ? aTmp : a;
+  }
+  if( aFrom!=a ) memcpy(a, aFrom, sizeof(BatchSortKey)*n);
+}
+
+/* Put each run of equal prefixes in full order (stable for short runs). */
+static void batchSortRuns(BatchSortKey *a, uint32_t n){
+  uint32_t iRun = 0;
+  while( iRun<n ){
+    uint32_t iEnd = iRun+1, i;
+    while( iEnd<n && a[iEnd].iPrefix==a[iRun].iPrefix ) iEnd++;
+    if( iEnd-iRun>BATCH_SORT_RUN ){
+      qsort(&a[iRun], iEnd-iRun, sizeof(BatchSortKey), batchSortCmp);
+    }else{
+      for(i=iRun+1; i<iEnd; i++){
+        BatchSortKey x = a[i];
+        uint32_t j = i;
+        while( j>iRun && batchSortCmp(&a[j-1], &x)>0 ){
+          a[j] = a[j-1];
+          j--;
+        }
+        a[j] = x;
+      }
+    }
+    iRun = iEnd;
+  }
+}
+
 int lsmBatchInsert(const uint8_t *p, size_t n, LsmMemtable *pMem){
-  return lsmBatchForEach(p, n, batchInsertOp, pMem);
+  BatchSort sort = {0, 0};
+  BatchSortKey *aKey = 0;
+  uint32_t nOp = n>=LSM_BATCH_HEADER ? lsmBatchDataCount(p) : 0;
+  uint32_t i;
+  int rc;
+  /* Every operation takes at least 2 bytes, which bounds a bad count. */
+  if( nOp>1 && nOp<=(n - LSM_BATCH_HEADER)/2 ){
+    sort.aOp = lsmMalloc(sizeof(LsmBatchOpRec)*nOp);
+    aKey = lsmMalloc(sizeof(BatchSortKey)*2*(size_t)nOp);
+  }
+  if( sort.aOp==0 || aKey==0 ){
+    /* Without memory for the sort, insert in batch order. */
+    lsmFree(sort.aOp);
+    lsmFree(aKey);
+    return lsmBatchForEach(p, n, batchInsertOp, pMem);
+  }
+  rc = lsmBatchForEach(p, n, batchSortCollect, &sort);
+  if( rc==LSM_OK ){
+    const LsmBatchOpRec *pFirst = &sort.aOp[0];
+    size_t nSkip = pFirst->nKey;
+    for(i=1; i<nOp; i++){
+      const LsmBatchOpRec *pOp = &sort.aOp[i];
+      size_t j = 0;
+      while( j<nSkip && j<pOp->nKey && pOp->pKey[j]==pFirst->pKey[j] ) j++;
+      nSkip = j;
+    }
+    for(i=0; i<nOp; i++){
+      const LsmBatchOpRec *pOp = &sort.aOp[nOp-1-i];     /* newest first */
+      aKey[i].iPrefix = lsmKeyPrefix(pOp->pKey, pOp->nKey, nSkip);
+      aKey[i].pOp = pOp;
+    }
+    batchRadixSort(aKey, &aKey[nOp], nOp);
+    batchSortRuns(aKey, nOp);
+  }
+  for(i=0; rc==LSM_OK && i<nOp; i++){
+    const LsmBatchOpRec *pOp = aKey[i].pOp;
+    rc = lsmMemtableAdd(pMem, pOp->seq, pOp->kind, pOp->pKey, pOp->nKey,
+                        pOp->pVal, pOp->nVal);
+  }
+  lsmFree(sort.aOp);
+  lsmFree(aKey);
+  return rc;
 }
 
 int lsmLogRecordCheck(const char *zPath, uint64_t iOff, int type, size_t n){

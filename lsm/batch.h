@@ -37,6 +37,27 @@ typedef int (*LsmBatchOp)(void *pArg, uint64_t seq, int kind,
                           const uint8_t *pVal, size_t nVal);
 int lsmBatchForEach(const uint8_t *p, size_t n, LsmBatchOp xOp, void *pArg);
 
+/* One operation of an encoded batch, as an LsmBatchOp callback sees it. */
+typedef struct LsmBatchOpRec {
+  uint64_t seq;
+  int kind;
+  const uint8_t *pKey;
+  size_t nKey;
+  const uint8_t *pVal;
+  size_t nVal;
+} LsmBatchOpRec;
+
+static inline void lsmBatchOpSet(LsmBatchOpRec *pOp, uint64_t seq, int kind,
+                                 const uint8_t *pKey, size_t nKey,
+                                 const uint8_t *pVal, size_t nVal){
+  pOp->seq = seq;
+  pOp->kind = kind;
+  pOp->pKey = pKey;
+  pOp->nKey = nKey;
+  pOp->pVal = pVal;
+  pOp->nVal = nVal;
+}
+
 /* Sequence and count fields of an encoded batch (REQUIRES n>=12). */
 uint64_t lsmBatchDataSeq(const uint8_t *p);
 uint32_t lsmBatchDataCount(const uint8_t *p);

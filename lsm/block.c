@@ -401,17 +401,6 @@ static size_t blockKeyPart(int eOrder, size_t nKey){
   return eOrder==LSM_BLOCK_IKEY ? lsmIkeyUserLen(nKey) : nKey;
 }
 
-/* The 8 bytes of a[0..n-1] from iFrom on, big-endian, zero-padded. */
-static uint64_t blockPrefix(const uint8_t *a, size_t n, size_t iFrom){
-  uint64_t x = 0;
-  int i;
-  for(i=0; i<8; i++){
-    x <<= 8;
-    if( iFrom+(size_t)i<n ) x |= a[iFrom+(size_t)i];
-  }
-  return x;
-}
-
 int lsmBlockSummaryBuild(LsmBlockIter *p, LsmBlockSummary *pSum){
   const LsmBlock *pBlock = p->pBlock;
   const uint8_t *pFirst = 0, *pLast = 0;
@@ -439,7 +428,7 @@ int lsmBlockSummaryBuild(LsmBlockIter *p, LsmBlockSummary *pSum){
     size_t nKey = 0;
     rc = blockRestartKey(p, i, &pKey, &nKey);
     if( rc==LSM_OK ){
-      pSum->aPrefix[i] = blockPrefix(pKey, blockKeyPart(p->eOrder, nKey),
+      pSum->aPrefix[i] = lsmKeyPrefix(pKey, blockKeyPart(p->eOrder, nKey),
                                      nSkip);
     }
   }
@@ -478,7 +467,7 @@ int lsmBlockIterSeekSummary(LsmBlockIter *p, const LsmBlockSummary *pSum,
   }else if( c>0 ){
     lo = hi;                        /* above every restart key */
   }else{
-    uint64_t iTarget = blockPrefix(pKey, nPart, pSum->nSkip);
+    uint64_t iTarget = lsmKeyPrefix(pKey, nPart, pSum->nSkip);
     /* Find the first restart key >= pKey. */
     while( rc==LSM_OK && lo<hi ){
       uint32_t mid = lo + (hi-lo)/2;

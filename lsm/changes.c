@@ -54,15 +54,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* One operation of the batch being returned; pointers into its payload. */
-typedef struct ChangeOp {
-  int kind;
-  const uint8_t *pKey;
-  size_t nKey;
-  const uint8_t *pVal;
-  size_t nVal;
-} ChangeOp;
-
 /* A prepared transaction waiting for its COMMIT or ABORT. */
 typedef struct ChangePrep {
   uint64_t iTxn;
@@ -90,7 +81,7 @@ struct lsm_changes {
   int nPrep, nPrepAlloc;
 
   LsmBuf commit;                /* the batch of a committed transaction */
-  ChangeOp *aOp;                /* operations of the current batch */
+  LsmBatchOpRec *aOp;           /* operations of the current batch */
   int nOp, nOpAlloc;
   int iOp;                      /* current operation */
   uint64_t iSeq0;               /* sequence of aOp[0] */
@@ -121,21 +112,14 @@ static int changesCollectOp(void *pArg, uint64_t seq, int kind,
                             const uint8_t *pKey, size_t nKey,
                             const uint8_t *pVal, size_t nVal){
   lsm_changes *p = (lsm_changes*)pArg;
-  ChangeOp *pOp;
-  (void)seq;
   if( p->nOp>=p->nOpAlloc ){
     int nNew = p->nOpAlloc ? p->nOpAlloc*2 : 16;
-    ChangeOp *aNew = lsmRealloc(p->aOp, sizeof(ChangeOp)*(size_t)nNew);
+    LsmBatchOpRec *aNew = lsmRealloc(p->aOp, sizeof(LsmBatchOpRec)*(size_t)nNew);
     if( aNew==0 ) return lsmErr(LSM_NOMEM, "change feed");
     p->aOp = aNew;
     p->nOpAlloc = nNew;
   }
-  pOp = &p->aOp[p->nOp++];
-  pOp->kind = kind;
-  pOp->pKey = pKey;
-  pOp->nKey = nKey;
-  pOp->pVal = pVal;
-  pOp->nVal = nVal;
+  lsmBatchOpSet(&p->aOp[p->nOp++], seq, kind, pKey, nKey, pVal, nVal);
   return LSM_OK;
 }
 
@@ -395,7 +379,7 @@ int lsm_changes_open(lsm_db *db, uint64_t iAfter, lsm_changes **pp){
 int lsm_changes_next(lsm_changes *p, uint64_t *pSeq, int *pbDelete,
                      const void **ppKey, size_t *pnKey,
                      const void **ppVal, size_t *pnVal){
-  const ChangeOp *pOp;
+  const LsmBatchOpRec *pOp;
   int rc;
   lsmErrClear();
   if( p->bPrimed ){

@@ -66,6 +66,21 @@ static inline int lsmGetVarint32(const uint8_t *p, size_t n, uint32_t *pv){
   return lsmGetVarint32Slow(p, n, pv);
 }
 
+/*
+** The 8 bytes of a[0..n-1] from iFrom on as a big-endian integer, zero
+** bytes standing in past the end: comparing two such prefixes orders
+** the strings, when they differ, as memcmp with shorter-first would.
+*/
+static inline uint64_t lsmKeyPrefix(const uint8_t *a, size_t n, size_t iFrom){
+  uint64_t x = 0;
+  int i;
+  for(i=0; i<8; i++){
+    x <<= 8;
+    if( iFrom+(size_t)i<n ) x |= a[iFrom+(size_t)i];
+  }
+  return x;
+}
+
 /* CRC32C of p[0..n-1] continuing from crc (pass 0 to start). */
 uint32_t lsmCrc32c(uint32_t crc, const void *p, size_t n);
 uint32_t lsmCrc32cSoftware(uint32_t crc, const void *p, size_t n);

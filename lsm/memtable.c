@@ -55,11 +55,14 @@
 ** writer a load and a store suffice, no read-modify-write.
 **
 ** Splice.  The writer remembers the predecessors on every level of the
-** position just after its last insert.  When the next entry sorts
-** between that node and its successor (keys written in order), those
-** are exactly the new entry's predecessors -- every node after the last
-** one sorts after its successor -- so the insert needs two comparisons
-** instead of a search from the top.
+** position just after its last insert.  An entry that sorts after that
+** node, and before its successor on some level L (keys written in order,
+** or a batch applied in key order), has the remembered predecessors on
+** every level above L -- their successors come after L's -- and is found
+** by searching down from the remembered node on L: a few comparisons of
+** nodes just touched instead of a search from the top.  The climb stops
+** after MEM_SPLICE_CLIMB levels, beyond which a search from the head
+** costs no more, so entries in random order lose little.
 **
 ** Searching compares a node against a (user key, trailer) pair rather
 ** than against an encoded internal key, so that a point lookup needs no
@@ -80,6 +83,8 @@
 #define MEM_MAX_HEIGHT   12
 #define MEM_ALIGN        alignof(void*)
 #define MEM_PRNG_SEED    0x2545f4914f6cdd1dULL
+
+#define MEM_SPLICE_CLIMB   4                /* levels the splice is tried on */
 
 #define MEM_FILTER_LINE    8                /* u64 words per 64-byte line */
 #define MEM_FILTER_PROBES  4
@@ -188,15 +193,14 @@ static int memNodeCompare(MemNode *p, const uint8_t *pKey, size_t nKey,
 
 /*
 ** Return the first node whose internal key is >= (pKey, iTrailer), or
-** NULL if there is none.  If apPrev is not NULL, apPrev[i] is set to the
-** last node (possibly the head) before that position on each level i
-** below the current height.
+** NULL if there is none, searching down from node p (the head, or a node
+** before the key) on level iLevel.  If apPrev is not NULL, apPrev[i] is
+** set to the last node before that position on each level i <= iLevel.
 */
-static MemNode *memFindGE(LsmMemtable *pMem, const uint8_t *pKey,
-                          size_t nKey, uint64_t iTrailer, MemNode **apPrev){
-  MemNode *p = pMem->pHead;
+static MemNode *memFindGEFrom(MemNode *p, int iLevel, const uint8_t *pKey,
+                              size_t nKey, uint64_t iTrailer,
+                              MemNode **apPrev){
   MemNode *pBigger = 0;       /* last node found not below the key */
-  int iLevel = atomic_load_explicit(&pMem->nHeight, memory_order_relaxed) - 1;
   while( 1 ){
     MemNode *pNext = memNext(p, iLevel);
     /* going down a level often meets the node just compared again */
@@ -209,6 +213,12 @@ static MemNode *memFindGE(LsmMemtable *pMem, const uint8_t *pKey,
       iLevel--;
     }
   }
+}
+
+static MemNode *memFindGE(LsmMemtable *pMem, const uint8_t *pKey,
+                          size_t nKey, uint64_t iTrailer, MemNode **apPrev){
+  int iTop = atomic_load_explicit(&pMem->nHeight, memory_order_relaxed) - 1;
+  return memFindGEFrom(pMem->pHead, iTop, pKey, nKey, iTrailer, apPrev);
 }
 
 /*
@@ -376,17 +386,27 @@ void lsmMemtableUnref(LsmMemtable *pMem){
 }
 
 /*
-** True if the entry (pKey, iTrailer) belongs right after the last node
-** inserted, so that the splice holds its predecessors.  Writer only.
+** Set apPrev[i] to the last node before entry (pKey, iTrailer) on every
+** level i below the list's height.  Writer only.
 */
-static int memSpliceFits(LsmMemtable *pMem, const uint8_t *pKey,
-                         size_t nKey, uint64_t iTrailer){
-  MemNode *pNext;
-  if( pMem->pLast==0 || memNodeCompare(pMem->pLast, pKey, nKey, iTrailer)>=0 ){
-    return 0;
+static void memFindPrev(LsmMemtable *pMem, const uint8_t *pKey, size_t nKey,
+                        uint64_t iTrailer, MemNode **apPrev){
+  int nLevel = atomic_load_explicit(&pMem->nHeight, memory_order_relaxed);
+  if( pMem->pLast && memNodeCompare(pMem->pLast, pKey, nKey, iTrailer)<0 ){
+    int i, iLevel;
+    /* Climb to the lowest level whose splice successor is beyond the key. */
+    for(iLevel=0; iLevel<nLevel && iLevel<MEM_SPLICE_CLIMB; iLevel++){
+      MemNode *pNext = memNext(pMem->apSplice[iLevel], iLevel);
+      if( pNext==0 || memNodeCompare(pNext, pKey, nKey, iTrailer)>0 ) break;
+    }
+    if( iLevel<nLevel && iLevel<MEM_SPLICE_CLIMB ){
+      for(i=iLevel+1; i<nLevel; i++) apPrev[i] = pMem->apSplice[i];
+      memFindGEFrom(pMem->apSplice[iLevel], iLevel, pKey, nKey, iTrailer,
+                    apPrev);
+      return;
+    }
   }
-  pNext = memNext(pMem->pLast, 0);
-  return pNext==0 || memNodeCompare(pNext, pKey, nKey, iTrailer)>0;
+  memFindGE(pMem, pKey, nKey, iTrailer, apPrev);
 }
 
 int lsmMemtableAdd(LsmMemtable *pMem, uint64_t seq, int kind,
@@ -411,11 +431,7 @@ int lsmMemtableAdd(LsmMemtable *pMem, uint64_t seq, int kind,
   if( nVal ) memcpy(pData + pNode->nIkey, pVal, nVal);
   if( pMem->nFilterLine ) memFilterBits(pMem, pKey, nKey, memFilterSet);
 
-  if( memSpliceFits(pMem, pKey, nKey, iTrailer) ){
-    memcpy(apPrev, pMem->apSplice, sizeof(apPrev));
-  }else{
-    memFindGE(pMem, pKey, nKey, iTrailer, apPrev);
-  }
+  memFindPrev(pMem, pKey, nKey, iTrailer, apPrev);
   nOld = atomic_load_explicit(&pMem->nHeight, memory_order_relaxed);
   for(i=nOld; i<MEM_MAX_HEIGHT; i++) apPrev[i] = pMem->pHead;
   if( nHeight>nOld ){

@@ -7,7 +7,8 @@
 ** iteration, seeks at random internal keys followed by steps in both
 ** directions, and point lookups at random snapshots -- on tables with
 ** no key filter, a saturated one and a normal one.  Other tests cover
-** the filter's rejections, keys inserted in order, an empty table, 1 MiB values, a reader iterating while a writer inserts
+** the filter's rejections, keys inserted in order, a batch inserted in
+** key order, an empty table, 1 MiB values, a reader iterating while a writer inserts
 ** (run it under ThreadSanitizer), and allocation failure at every
 ** allocation of a sequence of inserts.  All randomness is seeded.
 */
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "ikey.h"
 #include "memtable.h"
 #include "util.h"
@@ -318,6 +320,61 @@ static void test_sorted_inserts(void **state){
     assert_int_equal(lsmMemtableAdd(pMem, seq, LSM_KIND_VALUE, aKey, 8,
                                     aKey, 4), LSM_OK);
     modelAdd(&model, seq, LSM_KIND_VALUE, aKey, 8, aKey, 4);
+  }
+  modelSort(&model);
+  checkAgainstModel(pMem, &model, seq, &iRnd);
+  lsmMemtableUnref(pMem);
+  modelFree(&model);
+}
+
+/*
+** A batch applied with lsmBatchInsert (which inserts in key order) gives
+** the table the same entries as applying its operations one by one:
+** short random keys with many repeats and keys that are prefixes of
+** others, then long keys whose first 8 bytes are equal (long runs of
+** equal sort prefixes).
+*/
+static void test_batch_insert(void **state){
+  LsmMemtable *pMem = 0;
+  Model model = {0, 0};
+  uint64_t iRnd = 4242;
+  uint64_t seq = 1;
+  int iPass;
+  (void)state;
+
+  assert_int_equal(lsmMemtableNew(1<<20, &pMem), LSM_OK);
+  for(iPass=0; iPass<2; iPass++){
+    lsm_batch *pBatch = 0;
+    const uint8_t *aData;
+    size_t nData;
+    int i, nOp = iPass==0 ? 3000 : 300;
+    assert_int_equal(lsm_batch_new(&pBatch), LSM_OK);
+    for(i=0; i<nOp; i++){
+      uint8_t aKey[16];
+      size_t nKey;
+      int bDel = (testRand(&iRnd) % 4)==0;
+      if( iPass==0 ){
+        nKey = randomKey(&iRnd, aKey);
+      }else{
+        memcpy(aKey, (testRand(&iRnd) & 1) ? "A-fixed-" : "B-fixed-", 8);
+        aKey[8] = (uint8_t)('a' + testRand(&iRnd) % 8);
+        nKey = 9;
+      }
+      if( bDel ){
+        assert_int_equal(lsm_batch_delete(pBatch, aKey, nKey), LSM_OK);
+        modelAdd(&model, seq + (uint64_t)i, LSM_KIND_DELETE, aKey, nKey, 0, 0);
+      }else{
+        assert_int_equal(lsm_batch_put(pBatch, aKey, nKey, &i, sizeof(i)),
+                         LSM_OK);
+        modelAdd(&model, seq + (uint64_t)i, LSM_KIND_VALUE, aKey, nKey,
+                 (const uint8_t*)&i, sizeof(i));
+      }
+    }
+    lsmBatchSetSeq(pBatch, seq);
+    aData = lsmBatchData(pBatch, &nData);
+    assert_int_equal(lsmBatchInsert(aData, nData, pMem), LSM_OK);
+    seq += (uint64_t)nOp;
+    lsm_batch_free(pBatch);
   }
   modelSort(&model);
   checkAgainstModel(pMem, &model, seq, &iRnd);
@@ -684,6 +741,7 @@ int main(void){
     cmocka_unit_test(test_random_model),
     cmocka_unit_test(test_filter),
     cmocka_unit_test(test_sorted_inserts),
+    cmocka_unit_test(test_batch_insert),
     cmocka_unit_test(test_large_values),
     cmocka_unit_test(test_concurrent),
     cmocka_unit_test(test_nomem),

@@ -61,6 +61,7 @@ static const struct VtOption {
   { "l0_slowdown",      VT_INT,   offsetof(LsmvConfig, opts.l0_slowdown) },
   { "l0_stop",          VT_INT,   offsetof(LsmvConfig, opts.l0_stop) },
   { "log_retain_bytes", VT_U64,   offsetof(LsmvConfig, opts.log_retain_bytes) },
+  { "mmap_reads",       VT_INT,   offsetof(LsmvConfig, opts.mmap_reads) },
   { "inline_commit",    VT_SIZE,  offsetof(LsmvConfig, nInline) },
 };
 

@@ -127,6 +127,9 @@ static int checkOptions(const lsm_options *p){
   if( p->table_size<1024 || p->level1_size<p->table_size ){
     return lsmErr(LSM_INVALID, "need 1024 <= table_size <= level1_size");
   }
+  if( p->mmap_reads!=0 && p->mmap_reads!=1 ){
+    return lsmErr(LSM_INVALID, "mmap_reads %d is not 0 or 1", p->mmap_reads);
+  }
   return LSM_OK;
 }
 
@@ -1568,6 +1571,7 @@ int lsm_open(const char *zDir, const lsm_options *pOpts, lsm_db **ppDb){
     rc = lsmTableCacheNew(db->pEnv, zDir, db->opts.max_open_tables,
                           db->pBlockCache, &db->stats, &db->pTableCache);
   }
+  if( rc==LSM_OK ) lsmTableCacheSetMmap(db->pTableCache, db->opts.mmap_reads);
   if( rc==LSM_OK ){
     rc = lsmVersionSetNew(db->pEnv, zDir, db->pTableCache, &db->mutex, &db->pVs);
   }

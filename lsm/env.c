@@ -25,6 +25,7 @@
 **     process, so a second xLock of the same path fails with LSM_BUSY
 **     whether it comes from another process or from this one.  On a
 **     read-only file system the lock file is opened for reading.
+**   - xMap maps a file with mmap(PROT_READ, MAP_SHARED); xUnmap unmaps.
 **
 ** errno is mapped onto result codes as follows: ENOENT is LSM_NOTFOUND;
 ** ENOSPC and EDQUOT are LSM_FULL; EACCES, EPERM and EROFS while opening or
@@ -48,6 +49,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -382,11 +384,29 @@ static void envSleep(lsm_env *pEnv, uint64_t nMicros){
   while( nanosleep(&ts, &ts)<0 && errno==EINTR ){}
 }
 
+static int envMap(lsm_file *pFile, uint64_t nSize, const void **ppMap){
+  void *p;
+  *ppMap = 0;
+  if( nSize==0 || nSize>(uint64_t)SIZE_MAX ){
+    return lsmErr(LSM_IOERR, "mmap %s: cannot map %llu bytes", pFile->zPath,
+                  (unsigned long long)nSize);
+  }
+  p = mmap(0, (size_t)nSize, PROT_READ, MAP_SHARED, pFile->fd, 0);
+  if( p==MAP_FAILED ) return envError(errno, ENV_OP_OTHER, "mmap", pFile->zPath);
+  *ppMap = p;
+  return LSM_OK;
+}
+
+static void envUnmap(lsm_file *pFile, const void *pMap, uint64_t nSize){
+  (void)pFile;
+  munmap((void*)pMap, (size_t)nSize);
+}
+
 static lsm_env gPosixEnv = {
   0,
   envOpen, envRead, envAppend, envSync, envSize, envTruncate, envClose,
   envRename, envRemove, envLink, envMkdir, envRmdir, envSyncDir, envList,
-  envExists, envLock, envUnlock, envNowMicros, envSleep
+  envExists, envLock, envUnlock, envNowMicros, envSleep, envMap, envUnmap
 };
 
 lsm_env *lsm_env_default(void){

@@ -117,6 +117,11 @@ struct lsm_env {
   int (*xUnlock)(lsm_file *pLock);
   uint64_t (*xNowMicros)(lsm_env*);
   void (*xSleep)(lsm_env*, uint64_t nMicros);
+  /* Optional (NULL: tables are always read with xRead).  Map the first
+  ** nSize bytes of a file opened READONLY into memory, read-only, until
+  ** xUnmap.  Used only with lsm_options.mmap_reads. */
+  int (*xMap)(lsm_file*, uint64_t nSize, const void **ppMap);
+  void (*xUnmap)(lsm_file*, const void *pMap, uint64_t nSize);
 };
 
 /* The POSIX environment.  Static; never freed. */
@@ -157,6 +162,14 @@ typedef struct lsm_options {
   int l0_stop;                  /* L0 files that stop writers (12) */
   uint64_t log_retain_bytes;    /* bytes of old logs kept for lsm_changes (0) */
   lsm_env *env;                 /* NULL: lsm_env_default() */
+  /*
+  ** 1: read table files through memory maps (env xMap) instead of
+  ** pread, which saves a system call and a copy on every block-cache
+  ** miss.  Off by default: an I/O error on a mapped page (a failing
+  ** disk, a table file truncated by another program) raises SIGBUS
+  ** and kills the process where pread would return LSM_IOERR.
+  */
+  int mmap_reads;
 } lsm_options;
 
 void lsm_options_init(lsm_options *pOpts);

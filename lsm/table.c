@@ -41,7 +41,8 @@
 ** LSM_CORRUPT with the file name and offset in the message.
 **
 ** Threads: an open LsmTable is immutable apart from its reference count,
-** so any number of threads may read it at once (reads use pread).  Each
+** so any number of threads may read it at once (reads use pread, or the
+** file's memory map when the table cache maps tables: lsmTableMap).  Each
 ** iterator belongs to one thread.  Counters in LsmReadStats are updated
 ** with atomic adds.
 */
@@ -118,6 +119,7 @@ struct LsmTable {
   TableHandle hFilter;       /* size 0: no filter */
   TableHandle hProps;
   TableHandle hIndex;
+  const uint8_t *aMap;       /* the whole file mapped, or NULL */
   TableBlock *pIndex;        /* the index block, always in memory */
   LsmBlockSummary indexSum;  /* its restart keys, for seeks */
   uint8_t *aFilter;          /* the filter, NULL if the table has none */
@@ -560,11 +562,17 @@ static int tableReadBlock(LsmTable *pTab, TableHandle h, const char *zWhat,
                   (unsigned long long)h.iOff, (unsigned long long)h.nSize);
   }
   nRaw = (size_t)h.nSize + TABLE_TRAILER_SIZE;
-  if( nRaw>sizeof(aStack) && (aRaw = lsmMalloc(nRaw))==0 ){
-    return lsmErr(LSM_NOMEM, 0);
+  if( pTab->aMap ){
+    /* Checked above: the block and its trailer lie inside the map. */
+    aRaw = (uint8_t*)pTab->aMap + h.iOff;
+    nRead = nRaw;
+  }else{
+    if( nRaw>sizeof(aStack) && (aRaw = lsmMalloc(nRaw))==0 ){
+      return lsmErr(LSM_NOMEM, 0);
+    }
+    rc = pTab->pEnv->xRead(pTab->pFile, h.iOff, aRaw, nRaw, &nRead);
+    if( rc!=LSM_OK ) goto done;
   }
-  rc = pTab->pEnv->xRead(pTab->pFile, h.iOff, aRaw, nRaw, &nRead);
-  if( rc!=LSM_OK ) goto done;
   if( nRead!=nRaw ){
     rc = lsmErr(LSM_CORRUPT, "%s: %s block at offset %llu: file truncated",
                 pTab->zPath, zWhat, (unsigned long long)h.iOff);
@@ -613,7 +621,7 @@ static int tableReadBlock(LsmTable *pTab, TableHandle h, const char *zWhat,
   }
 
  done:
-  if( aRaw!=aStack ) lsmFree(aRaw);
+  if( aRaw!=aStack && pTab->aMap==0 ) lsmFree(aRaw);
   if( rc==LSM_OK ){
     *ppBlock = pBlock;
   }else{
@@ -705,6 +713,7 @@ static int tableDecodeHandle(LsmTable *pTab, const uint8_t *a, size_t n,
 */
 
 static void tableFree(LsmTable *p){
+  if( p->aMap ) p->pEnv->xUnmap(p->pFile, p->aMap, p->nFileSize);
   if( p->pFile ) p->pEnv->xClose(p->pFile);
   lsmBlockSummaryFree(&p->indexSum);
   tableBlockFree(p->pIndex);
@@ -835,6 +844,19 @@ int lsmTableOpen(lsm_env *pEnv, const char *zPath, uint64_t iFileNum,
   }
   *ppTable = p;
   return LSM_OK;
+}
+
+/*
+** Read the table's blocks through a memory map of the file from now on,
+** if the env can map files.  A failed map only leaves the table on
+** pread.  REQUIRES: no other thread uses the table yet.
+*/
+static void tableMap(LsmTable *p){
+  const void *aMap = 0;
+  if( p->pEnv->xMap && p->pEnv->xUnmap && p->nFileSize>0
+   && p->pEnv->xMap(p->pFile, p->nFileSize, &aMap)==LSM_OK ){
+    p->aMap = (const uint8_t*)aMap;
+  }
 }
 
 void lsmTableRef(LsmTable *p){
@@ -1276,6 +1298,7 @@ int lsmTableCheck(lsm_env *pEnv, const char *zPath){
 struct LsmTableCache {
   lsm_env *pEnv;
   char *zDir;
+  int bMmap;                 /* map tables (lsm_options.mmap_reads) */
   LsmCache *pCache;          /* key: file number u64; value: LsmTable* */
   LsmCache *pBlockCache;
   LsmReadStats *pStats;
@@ -1309,6 +1332,10 @@ int lsmTableCacheNew(lsm_env *pEnv, const char *zDir, int nMaxOpen,
   }
   *pp = p;
   return LSM_OK;
+}
+
+void lsmTableCacheSetMmap(LsmTableCache *p, int bMmap){
+  p->bMmap = bMmap;
 }
 
 void lsmTableCacheFree(LsmTableCache *p){
@@ -1348,6 +1375,7 @@ int lsmTableCacheGet(LsmTableCache *p, uint64_t iFileNum, LsmTable **ppTable){
   }
   lsmFree(zPath);
   if( rc!=LSM_OK ) return rc;
+  if( p->bMmap ) tableMap(pTab);
   lsmTableRef(pTab);                 /* the caller's; the cache takes one */
   rc = lsmCacheInsert(p->pCache, aKey, sizeof(aKey), pTab, 1,
                       tableCacheDeleter, &pHandle);

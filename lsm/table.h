@@ -122,6 +122,8 @@ void lsmTableCacheFree(LsmTableCache *p);
 ** with lsmTableUnref.  A missing file is LSM_CORRUPT: the engine only
 ** asks for tables that a version lists. */
 int lsmTableCacheGet(LsmTableCache *p, uint64_t iFileNum, LsmTable **ppTable);
+/* Map the tables opened from now on (lsm_options.mmap_reads). */
+void lsmTableCacheSetMmap(LsmTableCache *p, int bMmap);
 /* Forget file iFileNum (it is being deleted). */
 void lsmTableCacheEvict(LsmTableCache *p, uint64_t iFileNum);
 

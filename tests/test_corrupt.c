@@ -12,7 +12,8 @@
 **
 ** Each trial copies the fixture, damages one file in one way, and opens
 ** and reads everything (forward scan, reverse scan, a point read of every
-** key ever written and of some never written).  Damages, from a fixed
+** key ever written and of some never written); every other trial reads
+** the tables through memory maps (mmap_reads).  Damages, from a fixed
 ** seed: 1 to 3 flipped bits at random offsets, truncation to a random
 ** length, a zeroed 4 KiB page (aligned, clipped to the file), 1 to 4096
 ** bytes of random garbage appended, and deletion.  The outcome is one of
@@ -577,9 +578,13 @@ static void trialGets(Trial *t, lsm_db *db){
   }
 }
 
-/* Open the damaged copy, read everything, classify the outcome. */
-static int trialRun(const Fixture *f, const Damage *d, char *zViol,
-                    size_t nViol){
+/*
+** Open the damaged copy, read everything, classify the outcome.  Tables
+** are read through memory maps if bMmap (damage done before the open,
+** which is all these trials do, must be caught the same way).
+*/
+static int trialRun(const Fixture *f, const Damage *d, int bMmap,
+                    char *zViol, size_t nViol){
   static Trial t;
   lsm_options opts = ckOptions();
   lsm_db *db = 0;
@@ -589,6 +594,7 @@ static int trialRun(const Fixture *f, const Damage *d, char *zViol,
   memset(&t, 0, sizeof(t));
   t.f = f;
   t.d = d;
+  opts.mmap_reads = bMmap;
   damageExpect(f, d, &iFloor, &bMustCorrupt);
   rc = lsm_open(f->zTrial, &opts, &db);
   if( rc!=LSM_OK ){
@@ -717,7 +723,7 @@ static void test_corruption(void **state){
         zPath = pathJoin(f->zTrial, d.zFile);
         damageApply(zPath, &d, &rng);
         free(zPath);
-        eOutcome = trialRun(f, &d, zViol, sizeof(zViol));
+        eOutcome = trialRun(f, &d, (int)(nTrial & 1), zViol, sizeof(zViol));
         aaCount[eKind][eDamage][eOutcome]++;
         nTrial++;
         if( eOutcome==O_VIOLATION && nViol<CK_MAX_VIOL ){

@@ -412,7 +412,7 @@ static void modelCheckGet(lsm_db *db, lsm_snapshot *pSnap, const Model *m, int i
   }
 }
 
-static void runModel(int nOp, uint64_t seed, size_t nMemtable){
+static void runModel(int nOp, uint64_t seed, size_t nMemtable, int bMmap){
   lsm_options opts;
   lsm_db *db;
   static Model m, aSnapModel[MODEL_SNAPS];
@@ -424,6 +424,7 @@ static void runModel(int nOp, uint64_t seed, size_t nMemtable){
   opts.memtable_size = nMemtable;
   opts.sync_mode = LSM_SYNC_OFF;
   opts.block_size = 512;
+  opts.mmap_reads = bMmap;
   testRmTree(zDir);
   db = openDb(&opts);
   for(i=0; i<MODEL_KEYS; i++) m.aVal[i] = -1;
@@ -479,7 +480,20 @@ static void runModel(int nOp, uint64_t seed, size_t nMemtable){
 
 static void test_model(void **state){
   (void)state;
-  runModel(200000, 42, 16<<10);
+  runModel(200000, 42, 16<<10, 0);
+}
+
+/* The same with tables read through memory maps; a bad setting fails. */
+static void test_model_mmap(void **state){
+  lsm_options opts;
+  lsm_db *db = 0;
+  (void)state;
+  runModel(100000, 43, 16<<10, 1);
+  lsm_options_init(&opts);
+  opts.mmap_reads = 2;
+  assert_int_equal(lsm_open(zDir, &opts, &db), LSM_INVALID);
+  assert_non_null(strstr(lsm_errmsg(db), "mmap_reads 2"));
+  lsm_close(db);
 }
 
 /**************************************************************************
@@ -1029,6 +1043,7 @@ int main(void){
     cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
     cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
     cmocka_unit_test_setup_teardown(test_model, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_model_mmap, setup, teardown),
     cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_power_loss, setup, teardown),
     cmocka_unit_test_setup_teardown(test_power_loss_normal, setup, teardown),

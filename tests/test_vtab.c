@@ -228,6 +228,8 @@ static void test_arguments(void **state){
           "option cache_size");
   sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, bloom_bits=-1)", -1,
           "option bloom_bits");
+  sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, mmap_reads=2)", -1,
+          "mmap_reads");
   sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(d1, sync=off, SYNC=full)", -1,
           "given twice");
   sqltestFails(db, "CREATE VIRTUAL TABLE a USING lsm(sync=off)", -1,
@@ -255,9 +257,12 @@ static void test_arguments(void **state){
   tvExpect(db, "SELECT \"my key\", amount, typeof(amount), note FROM a",
            "'x'|r3ff8000000000000|'real'|'n'\n");
   sqltestExec(db, "CREATE VIRTUAL TABLE b USING lsm(d2, compression=lz4, sync=full, "
-             "id INTEGER)");
+             "mmap_reads=1, id INTEGER)");
   sqltestExec(db, "INSERT INTO b VALUES(1), ('2'), (3.0)");
+  /* from a table file, read through its memory map */
+  sqltestExec(db, "SELECT lsm_flush('b')");
   tvExpect(db, "SELECT id, typeof(id) FROM b", "1|'integer'\n2|'integer'\n3|'integer'\n");
+  tvExpect(db, "SELECT id FROM b WHERE id=2", "2\n");
   sqltestExec(db, "DROP TABLE a; DROP TABLE b");
   sqlite3_close(db);
 }

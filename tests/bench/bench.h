@@ -71,8 +71,8 @@ typedef struct BenchEngine {
 } BenchEngine;
 
 /* Engines defined in capi.c and sqlapi.c. */
-extern const BenchEngine benchLsm, benchLeveldb, benchLeveldbBloom,
-                         benchRocksdb, benchRocksdbBloom;
+extern const BenchEngine benchLsm, benchLsmMmap, benchLeveldb,
+                         benchLeveldbBloom, benchRocksdb, benchRocksdbBloom;
 extern const BenchEngine benchSqlLsm, benchSqlNative;
 
 /* Path of lsmvtab.so for the SQL engines (set from --ext). */

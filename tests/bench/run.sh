@@ -15,7 +15,7 @@
 #              BENCH_RESULTS  keep the raw result rows in this file
 set -u
 bin=${DBBENCH:-build/bench/dbbench}
-engines="lsm,leveldb,leveldb-bloom,rocksdb,rocksdb-bloom,sql-lsm,sql-native"
+engines="lsm,lsm-mmap,leveldb,leveldb-bloom,rocksdb,rocksdb-bloom,sql-lsm,sql-native"
 args=()
 for a in "$@"; do
   case "$a" in

@@ -13,6 +13,15 @@
 ** writers of its group.  Readers never see a sequence above
 ** db->iLastSeq, so a half-inserted group is invisible.
 **
+** Gathering.  The writers that arrive while a group's log sync runs form
+** the next group; the writers of the group being synced come back only
+** after it and would miss that one, so with N busy threads groups take
+** turns at about N/2 each.  A leader whose previous synced group had
+** several writers therefore waits, for at most a quarter of the last
+** sync's duration, until those writers and the ones that were already
+** queued when that group ended are all queued.  A lone writer never
+** waits.
+**
 ** Memtables.  db->pMem takes writes; when it passes memtable_size it is
 ** frozen onto db->aImm (oldest first) together with the number of the
 ** log holding its writes, and a new log is started.  The background
@@ -51,10 +60,12 @@
 #include "dbint.h"
 #include "inspect.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Parse "NNNNNN.ext"; return the number or 0 if zName is not such. */
 static uint64_t fileNumber(const char *zName, const char *zExt){
@@ -598,6 +609,8 @@ static void queueWriter(lsm_db *db, Writer *w){
   if( db->pWriterTail ) db->pWriterTail->pNext = w;
   else db->pWriterHead = w;
   db->pWriterTail = w;
+  db->nQueued++;
+  if( db->bGathering ) pthread_cond_signal(&db->pWriterHead->cond);
   while( !w->bDone && db->pWriterHead!=w ){
     pthread_cond_wait(&w->cond, &db->mutex);
   }
@@ -610,13 +623,36 @@ static void finishWriters(lsm_db *db, Writer *pLast, int rc){
     Writer *w = db->pWriterHead;
     db->pWriterHead = w->pNext;
     if( db->pWriterHead==0 ) db->pWriterTail = 0;
+    db->nQueued--;
     w->rc = rc;
     if( rc!=LSM_OK ) snprintf(w->zErr, sizeof(w->zErr), "%s", lsmErrMsg());
     w->bDone = 1;
     pthread_cond_signal(&w->cond);
     if( w==pLast ) break;
   }
+  db->nLeftQueued = db->nQueued;
   if( db->pWriterHead ) pthread_cond_signal(&db->pWriterHead->cond);
+}
+
+/*
+** Before a synced group: wait for the writers of the previous group to
+** queue again ("Gathering" above; leader, mutex held).
+*/
+static void gatherWriters(lsm_db *db){
+  Writer *pLeader = db->pWriterHead;
+  /* Those left queued when the last group ended, and that group. */
+  int nWant = db->nLeftQueued + db->nLastGroup;
+  uint64_t nWaitUs = db->nLastSyncUs/4;
+  struct timespec ts;
+  if( db->nLastGroup<2 || nWaitUs==0 ) return;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_nsec += (long)(nWaitUs % 1000000)*1000;
+  ts.tv_sec += (time_t)(nWaitUs / 1000000) + ts.tv_nsec/1000000000;
+  ts.tv_nsec %= 1000000000;
+  db->bGathering = 1;
+  while( db->nQueued<nWant
+      && pthread_cond_timedwait(&pLeader->cond, &db->mutex, &ts)!=ETIMEDOUT ){}
+  db->bGathering = 0;
 }
 
 /*
@@ -648,26 +684,38 @@ static const lsm_batch *buildGroup(lsm_db *db, Writer **ppLast, int *pRc){
 ** released during I/O). */
 static int leaderBatch(lsm_db *db, Writer **ppLast){
   int rc = LSM_OK;
-  lsm_batch *pWrite = (lsm_batch*)buildGroup(db, ppLast, &rc);
-  uint64_t seq;
+  int bSync = db->opts.sync_mode==LSM_SYNC_FULL;
+  lsm_batch *pWrite;
+  uint64_t seq, t0 = 0, nSyncUs = 0;
   size_t nData;
   const uint8_t *aData;
   LsmMemtable *pMem;
+  Writer *w;
+  int nGroup = 1;
+  if( bSync ) gatherWriters(db);
+  pWrite = (lsm_batch*)buildGroup(db, ppLast, &rc);
   if( rc!=LSM_OK ) return rc;
+  for(w=db->pWriterHead; w!=*ppLast; w=w->pNext) nGroup++;
   seq = db->iLastSeq + 1;
   lsmBatchSetSeq(pWrite, seq);
   aData = lsmBatchData(pWrite, &nData);
   pMem = db->pMem;
   pthread_mutex_unlock(&db->mutex);
 
-  rc = lsmWalWriterAppend(db->pLog, db->opts.sync_mode==LSM_SYNC_FULL ?
-                          LSM_REC_BATCH_SYNC : LSM_REC_BATCH, aData, nData);
-  if( rc==LSM_OK && db->opts.sync_mode==LSM_SYNC_FULL ){
+  rc = lsmWalWriterAppend(db->pLog, bSync ? LSM_REC_BATCH_SYNC : LSM_REC_BATCH,
+                          aData, nData);
+  if( rc==LSM_OK && bSync ){
+    t0 = db->pEnv->xNowMicros(db->pEnv);
     rc = syncLog(db, db->pLog);
+    nSyncUs = db->pEnv->xNowMicros(db->pEnv) - t0;
   }
   if( rc==LSM_OK ) rc = lsmBatchInsert(aData, nData, pMem);
 
   pthread_mutex_lock(&db->mutex);
+  if( bSync ){
+    db->nLastGroup = nGroup;
+    db->nLastSyncUs = nSyncUs;
+  }
   if( rc==LSM_OK ){
     __atomic_store_n(&db->iLastSeq, seq + lsm_batch_count(pWrite) - 1,
                      __ATOMIC_RELEASE);
@@ -780,13 +828,22 @@ static int leaderResolve(lsm_db *db, Writer *w){
 ** Queue w, and if it becomes the leader, perform its operation and those
 ** it groups with.  Returns w's result.
 */
+/* The writer's condition variable, timed on the monotonic clock. */
+static void writerCondInit(Writer *w){
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&w->cond, &attr);
+  pthread_condattr_destroy(&attr);
+}
+
 static int submitWriter(lsm_db *db, Writer *w){
   int rc;
   lsmErrClear();
   if( db->opts.read_only ){
     return lsmDbResult(db, lsmErr(LSM_READONLY, "%s is open read-only", db->zDir));
   }
-  pthread_cond_init(&w->cond, 0);
+  writerCondInit(w);
   pthread_mutex_lock(&db->mutex);
   queueWriter(db, w);
   if( !w->bDone ){
@@ -898,7 +955,7 @@ int lsm_flush(lsm_db *db){
   if( db->opts.read_only ) return LSM_OK;
   memset(&w, 0, sizeof(w));
   w.eOp = WRITE_FLUSH;                 /* never grouped with batches */
-  pthread_cond_init(&w.cond, 0);
+  writerCondInit(&w);
   pthread_mutex_lock(&db->mutex);
   /* Freeze as a writer would, so no commit is in flight meanwhile. */
   queueWriter(db, &w);

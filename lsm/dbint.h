@@ -72,6 +72,11 @@ struct lsm_db {
   pthread_cond_t roomCond;         /* a flush finished; writers retry */
 
   Writer *pWriterHead, *pWriterTail;
+  int nQueued;                     /* writers in that queue */
+  int bGathering;                  /* the leader waits for more (db.c) */
+  int nLastGroup;                  /* writers in the last synced group */
+  int nLeftQueued;                 /* writers queued when a group ended */
+  uint64_t nLastSyncUs;            /* how long its sync took */
   lsm_batch *pGroup;               /* leader's scratch for grouping */
 
   LsmMemtable *pMem;

@@ -18,9 +18,10 @@
 ** after it and would miss that one, so with N busy threads groups take
 ** turns at about N/2 each.  A leader whose previous synced group had
 ** several writers therefore waits, for at most a quarter of the last
-** sync's duration, until those writers and the ones that were already
-** queued when that group ended are all queued.  A lone writer never
-** waits.
+** sync's duration (and never more than GATHER_MAX_US, so that one slow
+** sync does not stall the next group), until those writers and the ones
+** that were already queued when that group ended are all queued.  A lone
+** writer never waits.
 **
 ** Memtables.  db->pMem takes writes; when it passes memtable_size it is
 ** frozen onto db->aImm (oldest first) together with the number of the
@@ -645,6 +646,7 @@ static void gatherWriters(lsm_db *db){
   uint64_t nWaitUs = db->nLastSyncUs/4;
   struct timespec ts;
   if( db->nLastGroup<2 || nWaitUs==0 ) return;
+  if( nWaitUs>GATHER_MAX_US ) nWaitUs = GATHER_MAX_US;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   ts.tv_nsec += (long)(nWaitUs % 1000000)*1000;
   ts.tv_sec += (time_t)(nWaitUs / 1000000) + ts.tv_nsec/1000000000;

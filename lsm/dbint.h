@@ -19,6 +19,7 @@
 
 #define MAX_IMM          16          /* cap on lsm_options.max_immutables */
 #define GROUP_MAX_BYTES  (1<<20)     /* a commit group stops growing here */
+#define GATHER_MAX_US    1000        /* longest wait for a group (db.c) */
 #define ERRMSG_SIZE      512
 
 /* What a queued writer asks the commit leader to do. */

@@ -260,8 +260,8 @@ static MemNode *memFindLast(LsmMemtable *pMem){
 }
 
 /*
-** Call xBit(pMem, word, mask) for each filter bit of user key pKey, until
-** one returns 0; return 0 then, 1 if none did.
+** Call xBit(word, mask) for each filter bit of user key pKey, until one
+** returns 0; return 0 then, 1 if none did.  REQUIRES: a filter.
 */
 static int memFilterBits(const LsmMemtable *pMem, const void *pKey,
                          size_t nKey,

@@ -42,7 +42,7 @@
 **
 ** Threads: an open LsmTable is immutable apart from its reference count,
 ** so any number of threads may read it at once (reads use pread, or the
-** file's memory map when the table cache maps tables: lsmTableMap).  Each
+** file's memory map when the table cache maps tables: tableMap).  Each
 ** iterator belongs to one thread.  Counters in LsmReadStats are updated
 ** with atomic adds.
 */
